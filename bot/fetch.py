@@ -1,0 +1,397 @@
+"""Fetching feeds without trusting them: conditional GET, bounded time, bytes, redirects and addresses.
+
+One shared httpx client serves every feed.  Redirects are followed here, not by httpx, so each hop
+is re-checked by the SSRF guard (bot.netguard), loops are caught and a chain of permanent moves is
+reported.  A total deadline wraps the whole exchange because httpx's read timeout is per chunk and a
+one-byte trickle never trips it.  Bodies are decompressed here, in bounded steps, and measured after
+decompression so a gzip bomb stops at the cap.  ``file://`` URLs and plain paths read local files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import re
+import stat
+import zlib
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from bot import USER_AGENT
+from bot.clock import Clock
+from bot.errors import (BlockedAddressError, BodyTooLargeError, FetchError, FetchTimeoutError, HTTPStatusError,
+                        TooManyRedirectsError, TransportError)
+from bot.netguard import AddressPolicy, GuardedBackend, GuardedTransport, Resolver, SystemResolver, parse_host_address
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_STATUSES = frozenset({301, 308})
+ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
+          "text/xml;q=0.9, */*;q=0.8")
+VALID_URLS = "use an http:// or https:// URL, a file:// URL or a filesystem path"
+PRIVATE_HINT = "set allow_private_hosts = true in feeds.toml or PLEDGEWATCH_ALLOW_PRIVATE_HOSTS=1 to allow it"
+_STEP = 64 * 1024  # most bytes one decompression step may produce
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Every limit a fetch obeys, so a hostile or broken server costs bounded time, memory and sockets."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0  # per read; a trickle defeats it alone, hence total_timeout
+    total_timeout: float = 60.0  # one request including redirects, from when it gets its connection slot
+    max_bytes: int = 10_000_000  # measured after decompression
+    max_redirects: int = 5
+    max_connections: int = 50
+    per_host: int = 4
+    allow_private_hosts: bool = False
+    user_agent: str = USER_AGENT
+    allowed_networks: tuple[str, ...] = ()  # exempt from the SSRF guard, e.g. ("10.1.2.3", "192.168.7.0/24")
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "total_timeout", "max_bytes", "max_connections", "per_host"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"FetchPolicy.{name} must be positive, got {getattr(self, name)!r}")
+        if self.max_redirects < 0:
+            raise ValueError(f"FetchPolicy.max_redirects must be >= 0, got {self.max_redirects!r}")
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server said identifies this version, sent back so an unchanged feed costs a 304."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One successful fetch: a body to parse, or proof that nothing changed."""
+
+    url: str  # the URL requested
+    final_url: str  # after redirects; the base for relative links
+    status: int  # 2xx (normally 200) or 304
+    body: bytes | None  # decompressed; None when not modified
+    headers: Mapping[str, str]  # final response headers, lower-case names
+    validators: Validators  # to store and send next time
+    permanent_url: str | None  # where the 301/308 hops at the start of the chain led: fetch that next time
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class Fetcher(Protocol):
+    """Anything that fetches a feed URL; the poller depends on this, not on HTTP."""
+
+    async def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult: ...
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date, relative to ``now``), >= 0."""
+    if value is None or not (value := value.strip()):
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # HTTP-dates are GMT
+    return max(0.0, (when - now).total_seconds())
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line, bounded description of a low-level error: never a traceback."""
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+class _Inflater:
+    """Undoes one content-coding with bounded output per step, so a bomb cannot balloon in a single call."""
+
+    def __init__(self, coding: str, url: str) -> None:
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise FetchError(url, f"unsupported Content-Encoding {coding!r}")
+        self.coding = coding
+        self._gzip = coding != "deflate"
+        self._engine: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._finished_members = 0
+        self._done = False
+
+    def feed_all(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            yield from self.feed(piece)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Decompressed pieces of at most _STEP bytes; gzip members that follow one another are all read."""
+        while not self._done:
+            if self._engine is None:  # deflate is zlib-wrapped by the RFC, raw from some servers
+                if not data:
+                    return
+                zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and int.from_bytes(data[:2], "big") % 31 == 0
+                self._engine = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+            try:
+                out = self._engine.decompress(data, _STEP)
+            except zlib.error:
+                if not self._finished_members:
+                    raise
+                self._done = True  # junk after a complete member: keep what we have
+                return
+            if out:
+                yield out
+            if self._engine.eof:
+                self._finished_members += 1
+                data = self._engine.unused_data
+                self._engine = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+                self._done = not self._gzip
+                if not data:
+                    return
+            else:
+                data = self._engine.unconsumed_tail
+                if not data and len(out) < _STEP:  # a full step may leave output inside zlib: go round
+                    return
+
+
+def _target(url: str) -> httpx.URL | Path:
+    """An http(s) URL or a local path, or FetchError naming the URL and the forms that are valid."""
+    text = url.strip()
+    if not text:
+        raise FetchError(url, f"empty feed URL; {VALID_URLS}")
+    match = _SCHEME.match(text)
+    scheme = match.group(1).lower() if match else None  # one letter ("C:") is a drive, not a scheme
+    if scheme is None:
+        return Path(text)
+    if scheme == "file":
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise FetchError(url, f"file URL on another host {parts.netloc!r}; {VALID_URLS}")
+        return Path(url2pathname(parts.path))
+    if scheme not in ("http", "https"):
+        raise FetchError(url, f"unsupported URL scheme {scheme!r}; {VALID_URLS}")
+    return _http_url(url, text)
+
+
+def _http_url(url: str, text: str, base: httpx.URL | None = None) -> httpx.URL:
+    """Parse and vet an http(s) URL, or a redirect's Location against ``base``, refusing what cannot be fetched."""
+    try:
+        parsed = base.join(text) if base is not None else httpx.URL(text)
+        if parsed.scheme not in ("http", "https"):
+            raise FetchError(url, f"redirected to unsupported URL {text!r}; only http:// and https:// are followed")
+        if not parsed.host:
+            raise httpx.InvalidURL("no host name")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise httpx.InvalidURL(f"port {parsed.port} out of range")
+        parse_host_address(parsed.host)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise FetchError(url, f"invalid URL {text!r} ({_reason(exc)}); {VALID_URLS}") from None
+    return parsed
+
+
+def _read_local(url: str, path: Path, validators: Validators, max_bytes: int) -> FetchResult:
+    """Read a local feed (in a worker thread) with the same cap, and mtime/size validators for 304."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FetchError(url, f"{path} is not a regular file")
+        mtime = format_datetime(datetime.fromtimestamp(info.st_mtime, timezone.utc), usegmt=True)
+        current = Validators(f'"{info.st_mtime_ns:x}-{info.st_size:x}"', mtime)
+        headers = {"content-length": str(info.st_size), "etag": current.etag or "", "last-modified": mtime}
+        if kind := mimetypes.guess_type(path.name)[0]:
+            headers["content-type"] = kind
+        final = path.absolute().as_uri()
+        same = (validators.etag == current.etag) if validators.etag else (validators.last_modified == mtime)
+        if same:
+            return FetchResult(url, final, 304, None, MappingProxyType(headers), current, None)
+        with path.open("rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise FetchError(url, f"no such file: {path} (a web feed needs http:// or https://)") from None
+    except OSError as exc:
+        raise FetchError(url, f"cannot read {path}: {exc.strerror or _reason(exc)}") from None
+    if len(body) > max_bytes:
+        raise BodyTooLargeError(url, f"file is larger than the {max_bytes}-byte limit")
+    return FetchResult(url, final, 200, body, MappingProxyType(headers), current, None)
+
+
+class _HostGate:
+    """A per-host semaphore with a user count, dropped when idle so a thousand hosts leave no residue."""
+
+    __slots__ = ("gate", "users")
+
+    def __init__(self, size: int) -> None:
+        self.gate = asyncio.Semaphore(size)
+        self.users = 0
+
+
+class HttpFetcher:
+    """The production Fetcher: one pooled httpx client, guarded connections, bounded everything."""
+
+    def __init__(self, policy: FetchPolicy = FetchPolicy(), *, clock: Clock, resolver: Resolver | None = None) -> None:
+        self._policy = policy
+        self._clock = clock
+        addresses = AddressPolicy.build(policy.allow_private_hosts, policy.allowed_networks)
+        backend = GuardedBackend(addresses, resolver or SystemResolver())
+        transport = GuardedTransport(backend, max_connections=policy.max_connections,
+                                     max_keepalive=min(policy.max_connections, 20))
+        self._client = httpx.AsyncClient(
+            transport=transport, follow_redirects=False, trust_env=False,
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # feeds get no cookies: no tracking, no growth
+            timeout=httpx.Timeout(connect=policy.connect_timeout, read=policy.read_timeout,
+                                  write=policy.read_timeout, pool=policy.connect_timeout),
+            headers={"User-Agent": policy.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"})
+        self._global = asyncio.Semaphore(policy.max_connections)
+        self._hosts: dict[str, _HostGate] = {}
+
+    async def __aenter__(self) -> HttpFetcher:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close pooled connections; the fetcher is unusable afterwards."""
+        await self._client.aclose()
+
+    async def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult:
+        """Fetch ``url`` (http, https, file or a path) or raise a FetchError subclass saying why not."""
+        target = _target(url)
+        loop = asyncio.get_running_loop()
+        deadline = asyncio.timeout(None)
+        try:
+            async with deadline:
+                if isinstance(target, httpx.URL):
+                    return await self._fetch_http(url, target, validators, deadline)
+                async with self._global:
+                    deadline.reschedule(loop.time() + self._policy.total_timeout)
+                    return await asyncio.to_thread(_read_local, url, target, validators, self._policy.max_bytes)
+        except TimeoutError:
+            if deadline.expired():
+                raise FetchTimeoutError(url, f"no complete response within {self._policy.total_timeout:g}s") from None
+            raise
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        """A per-host place, then a global one: per host first so one busy host never hoards global places."""
+        entry = self._hosts.get(host) or self._hosts.setdefault(host, _HostGate(self._policy.per_host))
+        entry.users += 1
+        try:
+            async with entry.gate, self._global:
+                yield
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                self._hosts.pop(host, None)
+
+    async def _fetch_http(self, url: str, current: httpx.URL, validators: Validators,
+                          deadline: asyncio.Timeout) -> FetchResult:
+        """Follow redirects by hand: each hop vetted, loops caught, the permanent prefix remembered."""
+        loop = asyncio.get_running_loop()
+        seen = [str(current)]
+        permanent: str | None = None
+        only_permanent = True
+        for hop in range(self._policy.max_redirects + 1):
+            async with self._slot(current.host):
+                if deadline.when() is None:  # the clock starts once we may send, not while queued
+                    deadline.reschedule(loop.time() + self._policy.total_timeout)
+                try:
+                    response = await self._client.send(self._request(current, validators), stream=True)
+                    try:
+                        if response.status_code not in REDIRECT_STATUSES:
+                            return await self._finish(url, current, response, validators, permanent)
+                        status, location = response.status_code, response.headers.get("location")
+                    finally:
+                        await response.aclose()
+                except BlockedAddressError as exc:
+                    how = "refusing to fetch" if hop == 0 else f"refusing to follow the redirect to {current}"
+                    raise BlockedAddressError(url, f"{how}: {exc.reason}; {PRIVATE_HINT}") from None
+                except httpx.HTTPError as exc:
+                    raise self._network_error(url, current, hop, exc) from None
+            if not location:
+                raise FetchError(url, f"HTTP {status} redirect without a Location header")
+            current = _http_url(url, location.strip(), current)
+            only_permanent = only_permanent and status in PERMANENT_STATUSES
+            permanent = str(current) if only_permanent else permanent
+            if str(current) in seen:
+                loop_urls = seen[seen.index(str(current)):] + [str(current)]
+                raise TooManyRedirectsError(url, "redirect loop: " + " -> ".join(loop_urls))
+            seen.append(str(current))
+        raise TooManyRedirectsError(url, f"more than {self._policy.max_redirects} redirects")
+
+    def _request(self, target: httpx.URL, validators: Validators) -> httpx.Request:
+        """A GET carrying the stored validators, so an unchanged feed answers 304."""
+        headers = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        return self._client.build_request("GET", target, headers=headers)
+
+    async def _finish(self, url: str, final: httpx.URL, response: httpx.Response, sent: Validators,
+                      permanent: str | None) -> FetchResult:
+        """Turn the last response into a result: 304 keeps the old validators unless new ones came."""
+        headers = MappingProxyType({k.lower(): v for k, v in response.headers.items()})
+        status = response.status_code
+        if status == 304:
+            kept = Validators(headers.get("etag") or sent.etag, headers.get("last-modified") or sent.last_modified)
+            return FetchResult(url, str(final), 304, None, headers, kept, permanent)
+        if not 200 <= status < 300:
+            retry_after = parse_retry_after(headers.get("retry-after"), self._clock.now())
+            raise HTTPStatusError(url, status, retry_after)
+        body = await self._read_body(url, response, headers)
+        validators = Validators(headers.get("etag"), headers.get("last-modified"))
+        return FetchResult(url, str(final), status, body, headers, validators, permanent)
+
+    async def _read_body(self, url: str, response: httpx.Response, headers: Mapping[str, str]) -> bytes:
+        """Stream, decompress and count, stopping the moment the decompressed size passes the cap."""
+        cap = self._policy.max_bytes
+        codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")]
+        layers = [_Inflater(c, url) for c in reversed(codings) if c and c != "identity"]
+        declared = headers.get("content-length", "")
+        if not layers and declared.isdigit() and int(declared) > cap:
+            raise BodyTooLargeError(url, f"body is {int(declared)} bytes, over the {cap}-byte limit")
+        body = bytearray()
+        try:
+            async for raw in response.aiter_raw():
+                pieces: Iterable[bytes] = (raw,)
+                for layer in layers:
+                    pieces = layer.feed_all(pieces)
+                for piece in pieces:
+                    body += piece
+                    if len(body) > cap:
+                        after = " after decompression" if layers else ""
+                        raise BodyTooLargeError(url, f"body passed the {cap}-byte limit{after}")
+        except zlib.error:
+            names = ", ".join(layer.coding for layer in layers)
+            raise FetchError(url, f"body is not valid {names} data") from None
+        return bytes(body)
+
+    def _network_error(self, url: str, current: httpx.URL, hop: int, exc: httpx.HTTPError) -> FetchError:
+        """A short, human reason for a network failure, naming the redirect hop when it was not the first."""
+        policy = self._policy
+        where = "" if hop == 0 else f" (at redirect {current})"
+        if isinstance(exc, httpx.ConnectTimeout):
+            return FetchTimeoutError(url, f"connect timed out after {policy.connect_timeout:g}s{where}")
+        if isinstance(exc, httpx.ReadTimeout):
+            return FetchTimeoutError(url, f"no data for {policy.read_timeout:g}s{where}")
+        if isinstance(exc, httpx.TimeoutException):
+            return FetchTimeoutError(url, f"timed out ({type(exc).__name__}){where}")
+        if isinstance(exc, httpx.ConnectError):
+            return TransportError(url, f"cannot connect to {current.host}: {_reason(exc)}")
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return TransportError(url, f"broken HTTP response: {_reason(exc)}{where}")
+        return TransportError(url, f"{_reason(exc)}{where}")
