@@ -25,7 +25,7 @@ COMMITMENTS_FILE = "commitments.toml"
 FEEDS_FILE = "feeds.toml"
 MAX_FILE_BYTES = 5_000_000
 
-TOP_KEYS = ("timezone", "remind_before", "remind_at", "overdue_every", "agreement", "commitment")
+TOP_KEYS = ("timezone", "remind_before", "remind_at", "overdue_every", "group_after", "agreement", "commitment")
 AGREEMENT_KEYS = ("id", "title", "parties", "signed", "sources", "summary")
 COMMITMENT_KEYS = ("id", "agreement", "title", "responsible", "lead", "agreed", "deadline", "revised",
                    "quote", "source", "keywords", "status", "implementation", "evidence", "tags",
@@ -111,6 +111,7 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog:
         remind_before=top.durations("remind_before", Settings.remind_before),
         remind_at=top.converted("remind_at", as_time, Settings.remind_at),
         overdue_every=top.duration("overdue_every", Settings.overdue_every),
+        group_after=top.converted("group_after", _group_after, Settings.group_after),
     )
     agreements = [(_agreement(s), s) for s in _sections(top, "agreement", "agreement")]
     unique([(a.id, s) for a, s in agreements], "agreement")
@@ -129,6 +130,12 @@ def _sections(top: Section, key: str, kind: str) -> list[Section]:
         where = f"{kind} '{ident}'" if isinstance(ident, str) and ident else f"{kind} #{i + 1}"
         out.append(Section(top.file, top.index, top.problems, table, key, i, where))
     return out
+
+
+def _group_after(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"expected a whole number of at least 1 (matches per poll before grouping), got {type_name(value)}")
 
 
 def _timezone(value: object) -> str:
@@ -259,6 +266,8 @@ def load_feed_catalog(path: Path, problems: list[Problem]) -> FeedCatalog:
         url = s.text("url", required=True)
         if url and (error := _url_problem(url)):
             s.problem(error, "url")
+        elif url and not urlsplit(url).scheme and not Path(url).is_absolute():
+            url = str((path.parent / url).resolve())  # a local feed path is relative to feeds.toml
         feeds.append((Feed(id=s.slug(), url=url, name=s.text("name"),
                            interval=s.duration("interval", settings.interval),
                            language=s.text("language"), keywords=queries(s),

@@ -281,7 +281,7 @@ class HttpFetcher:
                     return await asyncio.to_thread(_read_local, url, target, validators, self._policy.max_bytes)
         except TimeoutError:
             if deadline.expired():
-                raise FetchTimeoutError(url, f"no complete response within {self._policy.total_timeout:g}s") from None
+                raise FetchTimeoutError(url, f"timed out: no complete response within {self._policy.total_timeout:g}s") from None
             raise
 
     @asynccontextmanager
@@ -387,7 +387,7 @@ class HttpFetcher:
         if isinstance(exc, httpx.ConnectTimeout):
             return FetchTimeoutError(url, f"connect timed out after {policy.connect_timeout:g}s{where}")
         if isinstance(exc, httpx.ReadTimeout):
-            return FetchTimeoutError(url, f"no data for {policy.read_timeout:g}s{where}")
+            return FetchTimeoutError(url, f"read timed out: no data for {policy.read_timeout:g}s{where}")
         if isinstance(exc, httpx.TimeoutException):
             return FetchTimeoutError(url, f"timed out ({type(exc).__name__}){where}")
         if isinstance(exc, httpx.ConnectError):
