@@ -116,6 +116,7 @@ class Settings:
     remind_before: tuple[timedelta, ...] = (timedelta(days=30), timedelta(days=7), timedelta(days=1))
     remind_at: time = time(9, 0)
     overdue_every: timedelta = timedelta(days=7)
+    group_after: int = 5  # more matches than this in one poll go out as one message per commitment
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,47 @@
+"""What every command gets from the edge: arguments, environment, clock and output streams."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import Clock
+from bot.config import check_config
+from bot.model import Config
+
+ENV_CONFIG_DIR = "PLEDGEWATCH_CONFIG_DIR"
+
+
+class Context:
+    """What every command needs from the edge: streams, environment, clock and the parsed arguments."""
+
+    def __init__(self, args: argparse.Namespace, env: Mapping[str, str], clock: Clock, out: TextIO, err: TextIO):
+        self.args, self.env, self.clock, self.out, self.err = args, env, clock, out, err
+
+    @property
+    def config_dir(self) -> Path:
+        return Path(self.args.config_dir or self.env.get(ENV_CONFIG_DIR) or ".")
+
+    @property
+    def width(self) -> int:
+        """The terminal's width; pipes and files get full lines instead of truncated titles."""
+        isatty = getattr(self.out, "isatty", None)
+        return shutil.get_terminal_size((100, 24)).columns if isatty and isatty() else 250
+
+    def load(self) -> Config | None:
+        """Load the config or print every problem (as `check` does) and return None."""
+        config, problems = check_config(self.config_dir)
+        if problems:
+            for p in problems:
+                print(p, file=self.err)
+            print(f"{len(problems)} problem(s) found; fix them and run `pledgewatch check` again.", file=self.err)
+            return None
+        return config
+
+    def emit_json(self, value: object) -> None:
+        json.dump(value, self.out, ensure_ascii=False, indent=2)
+        self.out.write("\n")

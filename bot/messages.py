@@ -1,0 +1,38 @@
+"""The words of pledgewatch's messages: a matched headline, and (later) reminders and digests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.agenda import Standing
+from bot.deadlines import fmt_day
+from bot.history import NewMatch
+from bot.notify import Message
+from bot.richtext import Rich, a, b, i
+from bot.views import days_text, deadline_text
+
+
+def headline_message(item: Standing, match: NewMatch, source: str, also: Sequence[str] = ()) -> Message:
+    """A matched headline: which commitment, where it stands, the linked headline and why it matched."""
+    c = item.commitment
+    rich = Rich()
+    rich.line("📰 ", b(c.title), f" ({c.id})")
+    rich.line(f"Deadline: {deadline_text(item.deadline)}", f" · {days_text(item)}" if item.deadline else "",
+              f" · Status: {item.status.label}")
+    rich.blank()
+    rich.line(a(match.title or "(untitled)", match.link))
+    rich.line(i(f"{source} · {fmt_day(match.published.date())}"))
+    if match.terms:
+        rich.line(f"Matched: {', '.join(match.terms)}")
+    if also:
+        rich.line(f"Also reported by: {', '.join(also)}")
+    return Message.from_rich(rich, "headline")
+
+
+def feed_failing_message(feed_id: str, url: str, since: datetime, reason: str | None) -> Message:
+    """Told to admins once when a feed has failed for days, so a dead source does not go unnoticed."""
+    rich = Rich().line("⚠️ ", b(f"Feed {feed_id} has been failing since {since:%Y-%m-%d %H:%M} UTC"))
+    rich.line(f"Last error: {reason or 'unknown'}").line(a(url, url))
+    rich.line("It is polled less often now, not dropped. Fix or remove it in feeds.toml.")
+    return Message.from_rich(rich, "admin")
