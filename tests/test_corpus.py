@@ -5,8 +5,6 @@ parse_feed, via real worker processes on both cores, without an exception and wi
 from __future__ import annotations
 
 import asyncio
-import codecs
-import re
 import time
 from collections import Counter
 from datetime import timezone
@@ -15,30 +13,15 @@ from pathlib import Path
 import pytest
 
 from bot.parse import ParsedFeed, ParserPool
+from tests.support.corpus import CORPUS, corpus_files, http_headers, require_corpus
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feedparser"
 PER_FILE_SECONDS = 5.0  # the slowest file takes ~20 ms; this only catches a runaway parse
 BASE_URL = "http://127.0.0.1:8097/"  # where feedparser's own tests pretend to serve the files
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feedparser corpus not found at {CORPUS}")
 
-_HEADER = re.compile(r"^Header:\s+([^:]+):(.*)$", re.M)
-_BOMS = ((codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF16_LE, "utf-16"))
-
-
-def corpus_files() -> list[Path]:
-    """Every data file of the corpus (its README is ours, not a test case)."""
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "README.md")
-
-
-def http_headers(path: Path, body: bytes) -> dict[str, str]:
-    """The "Header:" lines that feedparser's tests send as HTTP headers for files under an http path."""
-    if "http" not in path.relative_to(CORPUS).as_posix():
-        return {}
-    encoding = next((name for bom, name in _BOMS if body.startswith(bom)), "latin-1")
-    text = body.decode(encoding, "replace")
-    return {name.strip().lower(): value.strip() for name, value in _HEADER.findall(text)}
+@pytest.fixture(autouse=True)
+def _corpus() -> None:
+    require_corpus()
 
 
 async def parse_all(files: list[Path]) -> dict[Path, tuple[ParsedFeed, float]]:
