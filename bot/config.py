@@ -25,7 +25,9 @@ COMMITMENTS_FILE = "commitments.toml"
 FEEDS_FILE = "feeds.toml"
 MAX_FILE_BYTES = 5_000_000
 
-TOP_KEYS = ("timezone", "remind_before", "remind_at", "overdue_every", "group_after", "agreement", "commitment")
+TOP_KEYS = ("timezone", "remind_before", "remind_at", "overdue_every", "group_after", "silence_after", "digest",
+            "digest_at", "agreement", "commitment")
+DIGEST_CHOICES = ("daily", "weekly", "off")
 AGREEMENT_KEYS = ("id", "title", "parties", "signed", "sources", "summary")
 COMMITMENT_KEYS = ("id", "agreement", "title", "responsible", "lead", "agreed", "deadline", "revised",
                    "quote", "source", "keywords", "status", "implementation", "evidence", "tags",
@@ -112,6 +114,9 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog:
         remind_at=top.converted("remind_at", as_time, Settings.remind_at),
         overdue_every=top.duration("overdue_every", Settings.overdue_every),
         group_after=top.converted("group_after", _group_after, Settings.group_after),
+        silence_after=top.duration("silence_after", Settings.silence_after),
+        digest=top.converted("digest", _digest, Settings.digest),
+        digest_at=top.converted("digest_at", as_time, Settings.digest_at),
     )
     agreements = [(_agreement(s), s) for s in _sections(top, "agreement", "agreement")]
     unique([(a.id, s) for a, s in agreements], "agreement")
@@ -130,6 +135,13 @@ def _sections(top: Section, key: str, kind: str) -> list[Section]:
         where = f"{kind} '{ident}'" if isinstance(ident, str) and ident else f"{kind} #{i + 1}"
         out.append(Section(top.file, top.index, top.problems, table, key, i, where))
     return out
+
+
+def _digest(value: object) -> str:
+    if isinstance(value, str) and value in DIGEST_CHOICES:
+        return value
+    hint = did_you_mean(value, DIGEST_CHOICES) if isinstance(value, str) else ""
+    raise ValueError(f"expected one of {', '.join(DIGEST_CHOICES)}, got {type_name(value)}{hint}")
 
 
 def _group_after(value: object) -> int:

@@ -117,6 +117,9 @@ class Settings:
     remind_at: time = time(9, 0)
     overdue_every: timedelta = timedelta(days=7)
     group_after: int = 5  # more matches than this in one poll go out as one message per commitment
+    silence_after: timedelta = timedelta(days=30)  # no matched news this long before a deadline is news too
+    digest: str = "daily"  # "daily", "weekly" or "off"
+    digest_at: time = time(8, 0)
 
     @property
     def tz(self) -> ZoneInfo:

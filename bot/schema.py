@@ -57,6 +57,78 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX matches_commitment ON matches(commitment_id, matched_at);
     """,
+    # 2: Telegram: outbox, chats, subscriptions, status history, curation; matches wait to be announced
+    """
+    ALTER TABLE matches ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX matches_unannounced ON matches(announced, backfill, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        buttons TEXT,
+        created TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        message_id INTEGER,
+        sent_at TEXT,
+        error TEXT,
+        UNIQUE (chat_id, ref)
+    );
+    CREATE INDEX outbox_pending ON outbox(state, chat_id, id);
+    CREATE TABLE chats (
+        chat_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'channel',
+        blocked_until TEXT,
+        disabled TEXT,
+        migrated_to TEXT,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        chat_id TEXT NOT NULL,
+        commitment_id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        PRIMARY KEY (chat_id, commitment_id)
+    );
+    CREATE TABLE status_history (
+        id INTEGER PRIMARY KEY,
+        commitment_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        source TEXT NOT NULL,
+        actor TEXT,
+        actor_id INTEGER,
+        at TEXT NOT NULL,
+        evidence_url TEXT,
+        note TEXT
+    );
+    CREATE INDEX status_history_commitment ON status_history(commitment_id, id);
+    CREATE TABLE curation (
+        story_id INTEGER NOT NULL REFERENCES stories(id),
+        commitment_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        actor_id INTEGER,
+        at TEXT NOT NULL,
+        PRIMARY KEY (story_id, commitment_id)
+    );
+    """,
+    # 3: the reminder ledger (each planned reminder slot happens once) and the digest ledger
+    """
+    CREATE TABLE reminders (
+        commitment_id TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        due TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (commitment_id, slot)
+    );
+    CREATE TABLE digests (
+        period TEXT PRIMARY KEY,
+        sent_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
