@@ -1,27 +1,37 @@
-"""The composition root: the one place that turns configuration and environment into live services."""
+"""The composition root: the one place that turns configuration and environment into live services.
+
+Console mode (no ``TELEGRAM_BOT_TOKEN``) and Telegram mode differ only in the transport the sender uses
+and where the main chat is; everything else is the same code.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
-from bot.agenda import standing
+from telegram.error import TelegramError
+
+from bot.announce import Audience
 from bot.clock import Clock
+from bot.errors import ConfigError, Problem
 from bot.fetch import FetchPolicy, HttpFetcher
-from bot.history import also_reported_by
-from bot.messages import headline_message
 from bot.model import Config
-from bot.notify import ConsoleNotifier, Notifier
 from bot.parse import ParserPool
-from bot.poller import Poller, PollSummary
+from bot.poller import Poller
+from bot.sender import UNLIMITED, RateLimits, Sender
+from bot.service import Service
 from bot.store import Store
+from bot.telegram_transport import ConsoleTransport, TelegramTransport, Transport, make_bot
 
 log = logging.getLogger("pledgewatch.app")
 DB_FILE = "pledgewatch.sqlite3"
+CONSOLE_CHAT = "console"
 
 
 def truthy(value: str | None) -> bool:
@@ -42,16 +52,30 @@ class Runtime:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], config_dir: Path, db_path: str | None = None) -> Runtime:
-        admins = tuple(int(x) for x in (env.get("TELEGRAM_ADMIN_IDS") or "").replace(" ", "").split(",") if x.lstrip("-").isdigit())
+        """Read the environment once, at the edge; bad values are reported, not guessed at."""
+        raw_admins = [x.strip() for x in (env.get("TELEGRAM_ADMIN_IDS") or "").split(",") if x.strip()]
+        bad = [x for x in raw_admins if not x.lstrip("-").isdigit()]
+        token = (env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None
+        chat = (env.get("TELEGRAM_CHAT_ID") or "").strip() or None
+        problems = [Problem("environment", f"{x!r} is not a numeric Telegram user id", key="TELEGRAM_ADMIN_IDS")
+                    for x in bad]
+        if token and not chat:
+            problems.append(Problem("environment", "is required when TELEGRAM_BOT_TOKEN is set: the channel or "
+                                    "group id (e.g. -1001234567890) or @channelusername", key="TELEGRAM_CHAT_ID"))
+        if problems:
+            raise ConfigError(problems)
         return cls(
             config_dir=config_dir,
             db_path=Path(db_path or env.get("PLEDGEWATCH_DB") or config_dir / DB_FILE),
             allow_private_hosts=truthy(env.get("PLEDGEWATCH_ALLOW_PRIVATE_HOSTS")),
-            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
-            telegram_chat_id=env.get("TELEGRAM_CHAT_ID") or None,
-            admin_ids=admins,
-            api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            telegram_token=token, telegram_chat_id=chat,
+            admin_ids=tuple(int(x) for x in raw_admins),
+            api_base_url=(env.get("TELEGRAM_API_BASE_URL") or "").strip() or None,
         )
+
+    @property
+    def mode(self) -> str:
+        return "telegram" if self.telegram_token else "console"
 
 
 def fetch_policy(config: Config, runtime: Runtime) -> FetchPolicy:
@@ -60,44 +84,65 @@ def fetch_policy(config: Config, runtime: Runtime) -> FetchPolicy:
                        allow_private_hosts=settings.allow_private_hosts or runtime.allow_private_hosts)
 
 
-@dataclass
-class Services:
-    """Everything a command or the service needs, opened together and closed together."""
+async def chat_is_group(transport: Transport, chat_id: str) -> bool:
+    """Whether the main chat is a group (its copies then carry the admins' curation buttons) or a channel."""
+    if not isinstance(transport, TelegramTransport):
+        return False
+    try:
+        chat = await transport.bot.get_chat(int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id)
+    except TelegramError as exc:
+        log.warning("could not look up the main chat (%s); treating it as a channel", type(exc).__name__)
+        return False
+    return chat.type in ("group", "supergroup")
 
-    config: Config
-    runtime: Runtime
-    clock: Clock
+
+@dataclass
+class Core:
+    """The long-lived resources a service runs on: the database, the HTTP client and the parser pool."""
+
     store: Store
     fetcher: HttpFetcher
     parser: ParserPool
     poller: Poller
-    notifier: Notifier
-
-    async def announce(self, summary: PollSummary) -> int:
-        """Send one message per new match, in the order they were found."""
-        catalog, sent = self.config.catalog, 0
-        names = {f.id: f.name or f.id for f in self.config.feeds.feeds}
-        for match in summary.matches:
-            commitment = catalog.by_id.get(match.commitment_id)
-            if commitment is None:
-                continue
-            item = standing(commitment, self.clock.now(), catalog.settings.tz)
-            also = [names.get(f, f) for f in also_reported_by(self.store, match.story_id)]
-            await self.notifier.send(headline_message(item, match, names.get(match.feed_id, match.feed_id), also))
-            sent += 1
-        return sent
 
 
 @asynccontextmanager
-async def open_services(config: Config, runtime: Runtime, clock: Clock, notifier: Notifier | None = None,
-                        parser_workers: int | None = None) -> AsyncIterator[Services]:
+async def open_core(config: Config, runtime: Runtime, clock: Clock,
+                    parser_workers: int | None = None) -> AsyncIterator[Core]:
     """Open the store, HTTP client and parser pool; close them all whatever happens."""
     store = Store.open(runtime.db_path)
     try:
-        async with HttpFetcher(fetch_policy(config, runtime), clock=clock) as fetcher:
-            with ParserPool(parser_workers) as parser:
-                poller = Poller(store, fetcher, parser, clock, config, random.Random())
-                yield Services(config, runtime, clock, store, fetcher, parser, poller,
-                               notifier or ConsoleNotifier())
+        async with HttpFetcher(fetch_policy(config, runtime), clock=clock) as fetcher, \
+                ParserPool(parser_workers) as parser:
+            yield Core(store, fetcher, parser, Poller(store, fetcher, parser, clock, config, random.Random()))
     finally:
         store.close()
+
+
+async def build_service(core: Core, config: Config, runtime: Runtime, clock: Clock, transport: Transport) -> Service:
+    """Wire the sender and audience for this transport around the core."""
+    admins = frozenset(runtime.admin_ids)
+    limits = RateLimits() if isinstance(transport, TelegramTransport) else UNLIMITED
+    sender = Sender(core.store, transport, admin_chat_ids=[str(a) for a in sorted(admins)], limits=limits)
+    main_chat = runtime.telegram_chat_id or CONSOLE_CHAT
+    audience = Audience(main_chat, await chat_is_group(transport, main_chat), admins)
+    return Service(config, runtime.config_dir, core.store, clock, core.poller, sender, audience)
+
+
+@asynccontextmanager
+async def open_service(config: Config, runtime: Runtime, clock: Clock, transport: Transport,
+                       parser_workers: int | None = None) -> AsyncIterator[Service]:
+    """Core plus service, for the one-shot commands."""
+    async with open_core(config, runtime, clock, parser_workers) as core:
+        yield await build_service(core, config, runtime, clock, transport)
+
+
+@asynccontextmanager
+async def transport_for(runtime: Runtime, out: TextIO | None = None) -> AsyncIterator[Transport]:
+    """The console printer without a token; an initialised Telegram bot with one (closed afterwards)."""
+    if not runtime.telegram_token:
+        yield ConsoleTransport(out or sys.stdout)
+        return
+    bot = make_bot(runtime.telegram_token, runtime.api_base_url)
+    async with bot:
+        yield TelegramTransport(bot)

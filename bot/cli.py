@@ -14,6 +14,7 @@ from bot.agenda import overdue, standing, standings, upcoming
 from bot.clock import Clock, SystemClock
 from bot.cli_context import ENV_CONFIG_DIR, Context
 from bot.cli_poll import cmd_poll
+from bot.cli_run import cmd_run
 from bot.config import COMMITMENTS_FILE, FEEDS_FILE, check_config
 from bot.errors import PledgewatchError
 from bot.validate import did_you_mean
@@ -147,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also poll feeds that asked us to wait (Retry-After) or are backing off after failures")
     p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
     p.set_defaults(func=cmd_poll)
+    p = sub.add_parser("run", parents=[common], help="run the bot (or --once: all due work, then exit)",
+                       description="Run the bot: feed polling, reminders, the digest, delivery and live reload on "
+                                   "a schedule, and commands over Telegram long polling when TELEGRAM_BOT_TOKEN is "
+                                   "set (console output otherwise). Stops cleanly on SIGINT/SIGTERM.")
+    p.add_argument("--once", action="store_true", help="do all work that is due now, then exit (for cron)")
+    p.add_argument("--force", action="store_true", help="with --once: poll feeds that are backing off too")
+    p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from typing import TextIO
 
-from bot.app import Runtime, open_services
+from bot.app import Runtime, open_service, transport_for
 from bot.cli_context import Context
 from bot.poller import FeedOutcome, PollSummary
 
@@ -45,17 +45,20 @@ def summary_text(summary: PollSummary) -> str:
 
 
 async def poll_once(ctx: Context, runtime: Runtime, force: bool) -> int:
-    """Load, poll, announce, summarise; a bad config or unreadable database is the only failure exit."""
+    """Load, poll every enabled feed, announce and deliver, summarise; only a bad config or database fails."""
     config = ctx.load()
     if config is None:
         return 1
     feeds = [f for f in config.feeds.feeds if f.enabled]
-    async with open_services(config, runtime, ctx.clock) as services:
+    async with transport_for(runtime, ctx.out) as transport, open_service(config, runtime, ctx.clock, transport) as service:
         tty = ctx.out is sys.stdout and sys.stdout.isatty()
         progress = Progress(len(feeds), sys.stderr if tty else ctx.out, tty)
-        summary = await services.poller.poll(feeds, force=force, progress=progress)
-        await services.announce(summary)
+        summary = await service.poll(due_only=False, force=force, progress=progress)
+        await service.announce()
+        delivery = await service.deliver()
         print(summary_text(summary), file=ctx.out)
+        if delivery.failed or delivery.retried:
+            print(f"Messages: {delivery.sent} sent, {delivery.retried} to retry, {delivery.failed} failed", file=ctx.out)
     return 0
 
 

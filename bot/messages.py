@@ -36,3 +36,13 @@ def feed_failing_message(feed_id: str, url: str, since: datetime, reason: str | 
     rich.line(f"Last error: {reason or 'unknown'}").line(a(url, url))
     rich.line("It is polled less often now, not dropped. Fix or remove it in feeds.toml.")
     return Message.from_rich(rich, "admin")
+
+
+def config_problems_message(problems: tuple[str, ...], limit: int = 20) -> Message:
+    """Told to admins when an edit to the TOML is invalid: the service keeps the last good version."""
+    rich = Rich().line("⚠️ ", b("The last edit to the configuration is invalid; the previous version keeps running."))
+    for text in problems[:limit]:
+        rich.line("• ", text)
+    if len(problems) > limit:
+        rich.line(f"…and {len(problems) - limit} more (run `pledgewatch check`)")
+    return Message.from_rich(rich, "admin")

@@ -1,0 +1,105 @@
+"""Turn stored matches into outbox messages, exactly once: the messages and the "announced" flag commit together.
+
+Matches are stored per feed as the poll goes (durable at once); after the poll this step reads every
+unannounced match, so a burst of more than ``group_after`` matches becomes one message per commitment
+instead of a flood, and a crash anywhere leaves each match either announced with its messages queued,
+or not announced and picked up next time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.agenda import Standing, standing
+from bot.curation import dismissed
+from bot.deadlines import fmt_day
+from bot.history import NewMatch
+from bot.keyboards import Keyboard, curation_buttons
+from bot.messages import headline_message
+from bot.model import Config, Status
+from bot.notify import Message
+from bot.outbox import enqueue
+from bot.richtext import Rich, a, b, i
+from bot.store import Store, from_db
+from bot.subscriptions import subscribers
+from bot.views import days_text, deadline_text
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Where announcements go: the main chat (a channel stays clean; a group gets curation buttons)
+    plus each subscriber's private chat (admins' copies carry the curation buttons)."""
+
+    main_chat: str
+    main_is_group: bool = False
+    admin_ids: frozenset[int] = frozenset()
+
+    def wants_buttons(self, chat_id: str) -> bool:
+        if chat_id == self.main_chat:
+            return self.main_is_group
+        return chat_id.lstrip("-").isdigit() and int(chat_id) in self.admin_ids
+
+
+def _pending(tx: sqlite3.Connection) -> list[NewMatch]:
+    rows = tx.execute(
+        "SELECT m.id, m.commitment_id, m.story_id, m.entry_id, e.feed_id, e.title, e.link, e.published, m.terms "
+        "FROM matches m JOIN entries e ON e.id = m.entry_id WHERE m.announced = 0 AND m.backfill = 0 ORDER BY m.id"
+    ).fetchall()
+    return [NewMatch(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_db(r[7]) or datetime.min, tuple(json.loads(r[8])))
+            for r in rows]
+
+
+def _also(tx: sqlite3.Connection, story_id: int, names: dict[str, str]) -> list[str]:
+    rows = tx.execute("SELECT feed_id FROM entries WHERE story_id = ? GROUP BY feed_id ORDER BY MIN(id)", (story_id,))
+    return [names.get(r[0], r[0]) for r in rows][1:]
+
+
+def grouped_message(item: Standing, matches: Sequence[NewMatch], names: dict[str, str]) -> Message:
+    """Many headlines about one commitment in one message, newest first."""
+    c = item.commitment
+    rich = Rich().line("📰 ", b(f"{len(matches)} new headlines: {c.title}"), f" ({c.id})")
+    rich.line(f"Deadline: {deadline_text(item.deadline)}", f" · {days_text(item)}" if item.deadline else "",
+              f" · Status: {item.status.label}").blank()
+    for m in sorted(matches, key=lambda m: m.published, reverse=True):
+        rich.line("• ", a(m.title or "(untitled)", m.link), " — ", i(f"{names.get(m.feed_id, m.feed_id)}, {fmt_day(m.published.date())}"))
+    return Message.from_rich(rich, "headline")
+
+
+def announce(store: Store, config: Config, audience: Audience, now: datetime,
+             status_of: Callable[[str], Status]) -> int:
+    """Queue messages for every unannounced match and flag them announced, in one transaction."""
+    catalog = config.catalog
+    names = {f.id: f.name or f.id for f in config.feeds.feeds}
+    queued = 0
+    with store.transaction() as tx:
+        pending = _pending(tx)
+        if not pending:
+            return 0
+        skip = dismissed(store, [(m.story_id, m.commitment_id) for m in pending])
+        live = [m for m in pending if (m.story_id, m.commitment_id) not in skip and m.commitment_id in catalog.by_id]
+        by_commitment: dict[str, list[NewMatch]] = {}
+        for m in live:
+            by_commitment.setdefault(m.commitment_id, []).append(m)
+        grouped = len(live) > catalog.settings.group_after
+        for commitment_id, matches in by_commitment.items():
+            commitment = catalog.by_id[commitment_id]
+            item = standing(commitment, now, catalog.settings.tz, lambda c: status_of(c.id))
+            chats = [audience.main_chat, *(s for s in subscribers(store, commitment_id) if s != audience.main_chat)]
+            if grouped and len(matches) > 1:
+                batches = [(f"group:{matches[0].match_id}", grouped_message(item, matches, names), None)]
+            else:
+                batches = [(f"match:{m.match_id}", headline_message(item, m, names.get(m.feed_id, m.feed_id),
+                                                                    _also(tx, m.story_id, names)), m) for m in matches]
+            for ref, message, match in batches:
+                for chat in chats:
+                    buttons: Keyboard | None = None
+                    if match is not None and audience.wants_buttons(chat):
+                        buttons = curation_buttons(match.story_id, match.commitment_id)
+                    enqueue(tx, chat, message, ref, now, buttons)
+                    queued += 1
+        tx.executemany("UPDATE matches SET announced = 1 WHERE id = ?", [(m.match_id,) for m in pending])
+    return queued
