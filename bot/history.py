@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,9 +58,6 @@ class NewMatch:
     terms: tuple[str, ...]
 
 
-OnMatch = Callable[[sqlite3.Connection, NewMatch], None]
-
-
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
@@ -93,7 +90,7 @@ def unseen(store: Store, feed_id: str, entries: Sequence[ParsedEntry]) -> list[P
     return out
 
 
-def ingest(store: Store, batch: Ingest, on_match: OnMatch | None = None) -> list[NewMatch]:
+def ingest(store: Store, batch: Ingest) -> list[NewMatch]:
     """Write entries, stories, matches and the feed state together; return the matches to announce."""
     now_text = to_db(batch.now)
     announced: list[NewMatch] = []
@@ -122,11 +119,8 @@ def ingest(store: Store, batch: Ingest, on_match: OnMatch | None = None) -> list
                     " VALUES (?,?,?,?,?,?)",
                     (story_id, m.commitment_id, entry_id, json.dumps(list(m.terms), ensure_ascii=False), now_text, int(old)))
                 if cursor.rowcount and not old:
-                    new = NewMatch(int(cursor.lastrowid or 0), m.commitment_id, story_id, entry_id, batch.feed_id,
-                                   entry.title, entry.link, published, m.terms)
-                    if on_match is not None:
-                        on_match(tx, new)
-                    announced.append(new)
+                    announced.append(NewMatch(int(cursor.lastrowid or 0), m.commitment_id, story_id, entry_id,
+                                              batch.feed_id, entry.title, entry.link, published, m.terms))
         store.save_feed_state(batch.state, tx)
     return announced
 

@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.errors import FetchError
 from bot.feedstate import FeedState, held, initial, is_due, needs_report, on_failed, on_fetched
 from bot.fetch import Fetcher, Validators
-from bot.history import EntryMatch, Ingest, NewMatch, OnMatch, ingest, unseen
+from bot.history import EntryMatch, Ingest, NewMatch, ingest, unseen
 from bot.match import Document, Matcher
 from bot.model import Config, Feed
 from bot.parse import ParsedEntry, ParsedFeed
@@ -76,7 +76,6 @@ class Poller:
     clock: Clock
     config: Config
     rng: random.Random = field(default_factory=random.Random)
-    on_match: OnMatch | None = None  # runs inside the ingest transaction (the outbox hooks in here)
     on_failing: Callable[[Feed, FeedState], None] | None = None  # a feed failing for 3 days, once
 
     def __post_init__(self) -> None:
@@ -152,7 +151,7 @@ class Poller:
         matches = await asyncio.to_thread(self._match, feed, new)
         backfill = now - self.config.feeds.settings.backfill if state.first_polled is None else None
         batch = Ingest(feed.id, fetched(body_hash), parsed.entries, new, matches, now, backfill)
-        announced = await asyncio.to_thread(ingest, self.store, batch, self.on_match)
+        announced = await asyncio.to_thread(ingest, self.store, batch)
         if parsed.bozo:
             log.debug("feed %s: malformed but usable (%s)", feed.id, parsed.bozo_reason)
         return FeedOutcome(feed.id, "ok", None, len(new), tuple(announced))
