@@ -55,7 +55,7 @@ class Jobs:
             log.info("pruned %d old entries", deleted)
 
         ticks: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
-            ("poll", i.poll, s.poll), ("deliver", i.deliver, s.deliver), ("remind", i.remind, s.remind),
+            ("poll", i.poll, s.poll_and_announce), ("deliver", i.deliver, s.deliver), ("remind", i.remind, s.remind),
             ("digest", i.digest, s.digest), ("reload", i.reload, s.reload_if_changed), ("prune", i.prune, do_prune)]
         for name, seconds, func in ticks:
             self.scheduler.add_job(self._guarded(name, func), "interval", seconds=seconds, id=name, name=name,

@@ -86,17 +86,19 @@ class Service:
 
     async def poll(self, *, due_only: bool = True, force: bool = False,
                    progress: Callable[[FeedOutcome], None] | None = None) -> PollSummary:
-        """Poll due feeds (or every enabled feed), then turn new matches into queued messages."""
+        """Poll due feeds (or every enabled feed); matches are stored, ready for ``announce``."""
         config = self.config
         if due_only:
             states = await asyncio.to_thread(self.store.feed_states)
             feeds = due_feeds(config, states, self.clock.now())
         else:
             feeds = [f for f in config.feeds.feeds if f.enabled]
-        summary = await self.poller.poll(feeds, force=force, progress=progress)
-        if summary.matches:
-            await self.announce()
-        return summary
+        return await self.poller.poll(feeds, force=force, progress=progress)
+
+    async def poll_and_announce(self) -> int:
+        """The scheduled poll tick: poll what is due, then queue messages for what matched."""
+        summary = await self.poll()
+        return await self.announce() if summary.matches else 0
 
     async def announce(self) -> int:
         """Queue every unannounced match (grouped per commitment when a poll brought a burst)."""
