@@ -13,12 +13,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from bot.agenda import Standing, standing
 from bot.curation import dismissed
 from bot.deadlines import fmt_day
 from bot.history import NewMatch
-from bot.keyboards import Keyboard, curation_buttons
+from bot.keyboards import curation_keyboard
 from bot.messages import headline_message
 from bot.model import Config, Status
 from bot.notify import Message
@@ -27,6 +28,9 @@ from bot.richtext import Rich, a, b, i
 from bot.store import Store, from_db
 from bot.subscriptions import subscribers
 from bot.views import days_text, deadline_text
+
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,10 @@ def grouped_message(item: Standing, matches: Sequence[NewMatch], names: dict[str
 
 def announce(store: Store, config: Config, audience: Audience, now: datetime,
              status_of: Callable[[str], Status]) -> int:
-    """Queue messages for every unannounced match and flag them announced, in one transaction."""
+    """Queue messages for every unannounced match and flag them announced, in one transaction.
+
+    Normally one message per story, naming every commitment it matched (one story, one post); when the
+    batch holds more than ``group_after`` matches, one message per commitment listing its headlines."""
     catalog = config.catalog
     names = {f.id: f.name or f.id for f in config.feeds.feeds}
     queued = 0
@@ -81,25 +88,42 @@ def announce(store: Store, config: Config, audience: Audience, now: datetime,
             return 0
         skip = dismissed(store, [(m.story_id, m.commitment_id) for m in pending])
         live = [m for m in pending if (m.story_id, m.commitment_id) not in skip and m.commitment_id in catalog.by_id]
-        by_commitment: dict[str, list[NewMatch]] = {}
-        for m in live:
-            by_commitment.setdefault(m.commitment_id, []).append(m)
-        grouped = len(live) > catalog.settings.group_after
-        for commitment_id, matches in by_commitment.items():
-            commitment = catalog.by_id[commitment_id]
-            item = standing(commitment, now, catalog.settings.tz, lambda c: status_of(c.id))
-            chats = [audience.main_chat, *(s for s in subscribers(store, commitment_id) if s != audience.main_chat)]
-            if grouped and len(matches) > 1:
-                batches = [(f"group:{matches[0].match_id}", grouped_message(item, matches, names), None)]
-            else:
-                batches = [(f"match:{m.match_id}", headline_message(item, m, names.get(m.feed_id, m.feed_id),
-                                                                    _also(tx, m.story_id, names)), m) for m in matches]
-            for ref, message, match in batches:
-                for chat in chats:
-                    buttons: Keyboard | None = None
-                    if match is not None and audience.wants_buttons(chat):
-                        buttons = curation_buttons(match.story_id, match.commitment_id)
-                    enqueue(tx, chat, message, ref, now, buttons)
-                    queued += 1
+
+        def item(commitment_id: str) -> Standing:
+            return standing(catalog.by_id[commitment_id], now, catalog.settings.tz, lambda c: status_of(c.id))
+
+        def send(ref: str, message: Message, commitment_ids: Sequence[str], story_id: int | None) -> int:
+            chats = [audience.main_chat]
+            for cid in commitment_ids:
+                chats += [c for c in subscribers(store, cid) if c not in chats]
+            for chat in chats:
+                buttons = (curation_keyboard(story_id, commitment_ids)
+                           if story_id is not None and audience.wants_buttons(chat) else None)
+                enqueue(tx, chat, message, ref, now, buttons)
+            return len(chats)
+
+        if len(live) > catalog.settings.group_after:
+            for commitment_id, matches in _by(live, lambda m: m.commitment_id).items():
+                if len(matches) == 1:
+                    m = matches[0]
+                    message = headline_message(m, [(item(commitment_id), m.terms)], names.get(m.feed_id, m.feed_id),
+                                               _also(tx, m.story_id, names))
+                    queued += send(f"match:{m.match_id}", message, [commitment_id], m.story_id)
+                else:
+                    message = grouped_message(item(commitment_id), matches, names)
+                    queued += send(f"group:{matches[0].match_id}", message, [commitment_id], None)
+        else:
+            for story_id, matches in _by(live, lambda m: m.story_id).items():
+                first = matches[0]
+                message = headline_message(first, [(item(m.commitment_id), m.terms) for m in matches],
+                                           names.get(first.feed_id, first.feed_id), _also(tx, story_id, names))
+                queued += send(f"match:{first.match_id}", message, [m.commitment_id for m in matches], story_id)
         tx.executemany("UPDATE matches SET announced = 1 WHERE id = ?", [(m.match_id,) for m in pending])
     return queued
+
+
+def _by(matches: Sequence[NewMatch], key: Callable[[NewMatch], K]) -> dict[K, list[NewMatch]]:
+    out: dict[K, list[NewMatch]] = {}
+    for m in matches:
+        out.setdefault(key(m), []).append(m)
+    return out

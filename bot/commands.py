@@ -25,8 +25,8 @@ from bot.command_replies import (Reply, detail_reply, list_reply, mark_reply, ne
                                  overdue_reply, status_reply, subscribe_reply, unsubscribe_reply, upcoming_reply)
 from bot.curation import EVIDENCE, matched, record_verdict
 from bot.telegram_transport import to_markup
-from bot.keyboards import (Curate, Keyboard, ListPage, Noop, OpenCommitment, OpenNews, parse_callback,
-                           verdict_keyboard)
+from bot.buttons import Button
+from bot.keyboards import Curate, Keyboard, ListPage, Noop, OpenCommitment, OpenNews, parse_callback, settle
 from bot.model import Config
 from bot.richtext import Rich
 from bot.store import Store
@@ -200,7 +200,11 @@ class Handlers:
                            else "Recorded: not relevant. It won't be posted for this commitment again.")
         if isinstance(query.message, Message):
             try:
-                await query.edit_message_reply_markup(to_markup(verdict_keyboard(action.verdict, actor_name(user))))
+                current = query.message.reply_markup
+                shown = Keyboard(tuple(tuple(Button(b.text, str(b.callback_data)) for b in row if b.callback_data)
+                                       for row in current.inline_keyboard)) if current else Keyboard()
+                settled = settle(shown, query.data or "", action.verdict, actor_name(user), action.commitment_id)
+                await query.edit_message_reply_markup(to_markup(settled))
             except BadRequest as exc:
                 if "not modified" not in exc.message.lower():
                     raise

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,20 +120,38 @@ def page_button(text: str, page: int, filter_: str) -> Button:
     return Button(text, _data("l", str(page), ref(filter_, MAX_DATA_BYTES - len(head))))
 
 
-def curation_buttons(story_id: int, commitment_id: str) -> Keyboard:
-    """The admin buttons under a headline copy: count it as evidence, or dismiss it for this commitment."""
+def curation_buttons(story_id: int, commitment_id: str, named: bool = False) -> Keyboard:
+    """The admin buttons under a headline copy: count it as evidence, or dismiss it for this commitment.
+
+    ``named`` puts the commitment id on the buttons, for a headline that bears on several commitments."""
     if story_id <= 0:
         raise ValueError(f"story ids are positive, got {story_id}")
     room = MAX_DATA_BYTES - len(f"cur:e:{story_id}:")
     target = ref(commitment_id, room)
-    return Keyboard(((Button("✅ counts as evidence", _data("cur", _CODE_OF[EVIDENCE], str(story_id), target)),
-                      Button("🚫 not relevant", _data("cur", _CODE_OF[IRRELEVANT], str(story_id), target))),))
+    suffix = f" · {commitment_id}" if named else ""
+    return Keyboard(((Button(label("✅ counts as evidence" + suffix), _data("cur", _CODE_OF[EVIDENCE], str(story_id), target)),
+                      Button(label("🚫 not relevant" + suffix), _data("cur", _CODE_OF[IRRELEVANT], str(story_id), target))),))
 
 
-def verdict_keyboard(verdict: Verdict, actor: str) -> Keyboard:
+def curation_keyboard(story_id: int, commitment_ids: Sequence[str]) -> Keyboard:
+    """One row of curation buttons per commitment the headline matched."""
+    named = len(commitment_ids) > 1
+    return Keyboard(tuple(row for cid in commitment_ids for row in curation_buttons(story_id, cid, named).rows))
+
+
+def settle(keyboard: Keyboard, pressed: str, verdict: Verdict, actor: str, commitment_id: str) -> Keyboard:
+    """Replace only the row whose button was pressed with the verdict, keeping the other commitments' rows."""
+    named = len(keyboard.rows) > 1
+    done = verdict_keyboard(verdict, actor, commitment_id if named else None).rows[0]
+    rows = tuple(done if any(b.data == pressed for b in row) else row for row in keyboard.rows)
+    return Keyboard(rows) if rows != keyboard.rows else verdict_keyboard(verdict, actor)
+
+
+def verdict_keyboard(verdict: Verdict, actor: str, commitment_id: str | None = None) -> Keyboard:
     """What replaces the curation buttons once an admin has acted, so everyone sees the outcome."""
     text = "✅ evidence" if verdict == EVIDENCE else "🚫 not relevant"
-    return Keyboard(((Button(label(f"{text} · {actor}"), NOOP),),))
+    where = f" · {commitment_id}" if commitment_id else ""
+    return Keyboard(((Button(label(f"{text}{where} · {actor}"), NOOP),),))
 
 
 def list_filters(catalog: Catalog) -> list[str]:

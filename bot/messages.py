@@ -13,21 +13,35 @@ from bot.richtext import Rich, a, b, i
 from bot.views import days_text, deadline_text
 
 
-def headline_message(item: Standing, match: NewMatch, source: str, also: Sequence[str] = ()) -> Message:
-    """A matched headline: which commitment, where it stands, the linked headline and why it matched."""
-    c = item.commitment
+def headline_message(match: NewMatch, items: Sequence[tuple[Standing, tuple[str, ...]]], source: str,
+                     also: Sequence[str] = ()) -> Message:
+    """A matched headline: the commitment(s) it bears on and where each stands, the linked headline, why it matched."""
     rich = Rich()
-    rich.line("📰 ", b(c.title), f" ({c.id})")
-    rich.line(f"Deadline: {deadline_text(item.deadline)}", f" · {days_text(item)}" if item.deadline else "",
-              f" · Status: {item.status.label}")
-    rich.blank()
+    if len(items) == 1:
+        item, terms = items[0]
+        rich.line("📰 ", b(item.commitment.title), f" ({item.commitment.id})")
+        rich.line(_standing_line(item)).blank()
+    else:
+        rich.line("📰 ", b(f"A headline on {len(items)} commitments")).blank()
     rich.line(a(match.title or "(untitled)", match.link))
     rich.line(i(f"{source} · {fmt_day(match.published.date())}"))
-    if match.terms:
-        rich.line(f"Matched: {', '.join(match.terms)}")
     if also:
         rich.line(f"Also reported by: {', '.join(also)}")
+    if len(items) == 1:
+        if items[0][1]:
+            rich.line(f"Matched: {', '.join(items[0][1])}")
+    else:
+        for item, terms in items:
+            rich.blank().line("• ", b(item.commitment.title), f" ({item.commitment.id})")
+            rich.line("  ", _standing_line(item))
+            if terms:
+                rich.line(f"  Matched: {', '.join(terms)}")
     return Message.from_rich(rich, "headline")
+
+
+def _standing_line(item: Standing) -> str:
+    days = f" · {days_text(item)}" if item.deadline else ""
+    return f"Deadline: {deadline_text(item.deadline)}{days} · Status: {item.status.label}"
 
 
 def feed_failing_message(feed_id: str, url: str, since: datetime, reason: str | None) -> Message:
