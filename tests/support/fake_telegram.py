@@ -1011,7 +1011,10 @@ class FakeTelegram:
             call.fault = fault
             self._cond.notify_all()
 
-        status = self._run(handler, call, token, fault)
+        self._run(handler, call, token, fault)
+
+    def _settle(self, call: Call, status: int | None) -> None:
+        """Record the status before the reply goes out, so a client that has its answer sees it logged."""
         with self._cond:
             call.status = status
             self._cond.notify_all()
@@ -1024,13 +1027,16 @@ class FakeTelegram:
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.reset:
+            self._settle(call, None)
             handler.drop()
             return None
         if fault is not None and fault.status is not None:
+            self._settle(call, fault.status)
             return self._reply_fault(handler, fault)
         if outcome is None:
             outcome = self._execute(method, params, token)
         status, body = outcome
+        self._settle(call, status)
         handler.respond(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
         return status
 
