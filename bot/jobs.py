@@ -37,12 +37,18 @@ class Intervals:
     prune: float = 86400
 
 
+def intervals_for(service: Service) -> Intervals:
+    """Tick often enough for the shortest feed interval (a third of it), between 1 and 15 seconds."""
+    shortest = min((f.interval.total_seconds() for f in service.config.feeds.feeds if f.enabled), default=900.0)
+    return Intervals(poll=max(1.0, min(15.0, shortest / 3)))
+
+
 class Jobs:
     """Starts the ticks and stops them cleanly, cancelling any run in flight."""
 
-    def __init__(self, service: Service, intervals: Intervals = Intervals()):
+    def __init__(self, service: Service, intervals: Intervals | None = None):
         self.service = service
-        self.intervals = intervals
+        self.intervals = intervals or intervals_for(service)
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc)
         self._running: set[asyncio.Task[object]] = set()
 
