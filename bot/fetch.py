@@ -15,23 +15,22 @@ import re
 import stat
 import zlib
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
 
-from bot import USER_AGENT
 from bot.clock import Clock
 from bot.errors import (BlockedAddressError, BodyTooLargeError, FetchError, FetchTimeoutError, HTTPStatusError,
                         TooManyRedirectsError, TransportError)
+from bot.fetch_types import FetchPolicy, FetchResult, Validators, parse_retry_after
+from bot.inflate import Inflater
 from bot.netguard import AddressPolicy, GuardedBackend, GuardedTransport, Resolver, SystemResolver, parse_host_address
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -40,77 +39,7 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9,
           "text/xml;q=0.9, */*;q=0.8")
 VALID_URLS = "use an http:// or https:// URL, a file:// URL or a filesystem path"
 PRIVATE_HINT = "set allow_private_hosts = true in feeds.toml or PLEDGEWATCH_ALLOW_PRIVATE_HOSTS=1 to allow it"
-_STEP = 64 * 1024  # most bytes one decompression step may produce
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """Every limit a fetch obeys, so a hostile or broken server costs bounded time, memory and sockets."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0  # per read; a trickle defeats it alone, hence total_timeout
-    total_timeout: float = 60.0  # one request including redirects, from when it gets its connection slot
-    max_bytes: int = 10_000_000  # measured after decompression
-    max_redirects: int = 5
-    max_connections: int = 50
-    per_host: int = 4
-    allow_private_hosts: bool = False
-    user_agent: str = USER_AGENT
-    allowed_networks: tuple[str, ...] = ()  # exempt from the SSRF guard, e.g. ("10.1.2.3", "192.168.7.0/24")
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "total_timeout", "max_bytes", "max_connections", "per_host"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"FetchPolicy.{name} must be positive, got {getattr(self, name)!r}")
-        if self.max_redirects < 0:
-            raise ValueError(f"FetchPolicy.max_redirects must be >= 0, got {self.max_redirects!r}")
-
-
-@dataclass(frozen=True)
-class Validators:
-    """What the server said identifies this version, sent back so an unchanged feed costs a 304."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """One successful fetch: a body to parse, or proof that nothing changed."""
-
-    url: str  # the URL requested
-    final_url: str  # after redirects; the base for relative links
-    status: int  # 2xx (normally 200) or 304
-    body: bytes | None  # decompressed; None when not modified
-    headers: Mapping[str, str]  # final response headers, lower-case names
-    validators: Validators  # to store and send next time
-    permanent_url: str | None  # where the 301/308 hops at the start of the chain led: fetch that next time
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-
-class Fetcher(Protocol):
-    """Anything that fetches a feed URL; the poller depends on this, not on HTTP."""
-
-    async def fetch(self, url: str, validators: Validators = Validators()) -> FetchResult: ...
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date, relative to ``now``), >= 0."""
-    if value is None or not (value := value.strip()):
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)  # HTTP-dates are GMT
-    return max(0.0, (when - now).total_seconds())
 
 
 def _reason(exc: BaseException) -> str:
@@ -118,52 +47,6 @@ def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 160 else line[:157] + "..."
-
-
-class _Inflater:
-    """Undoes one content-coding with bounded output per step, so a bomb cannot balloon in a single call."""
-
-    def __init__(self, coding: str, url: str) -> None:
-        if coding not in ("gzip", "x-gzip", "deflate"):
-            raise FetchError(url, f"unsupported Content-Encoding {coding!r}")
-        self.coding = coding
-        self._gzip = coding != "deflate"
-        self._engine: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
-        self._finished_members = 0
-        self._done = False
-
-    def feed_all(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        for piece in pieces:
-            yield from self.feed(piece)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decompressed pieces of at most _STEP bytes; gzip members that follow one another are all read."""
-        while not self._done:
-            if self._engine is None:  # deflate is zlib-wrapped by the RFC, raw from some servers
-                if not data:
-                    return
-                zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and int.from_bytes(data[:2], "big") % 31 == 0
-                self._engine = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
-            try:
-                out = self._engine.decompress(data, _STEP)
-            except zlib.error:
-                if not self._finished_members:
-                    raise
-                self._done = True  # junk after a complete member: keep what we have
-                return
-            if out:
-                yield out
-            if self._engine.eof:
-                self._finished_members += 1
-                data = self._engine.unused_data
-                self._engine = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
-                self._done = not self._gzip
-                if not data:
-                    return
-            else:
-                data = self._engine.unconsumed_tail
-                if not data and len(out) < _STEP:  # a full step may leave output inside zlib: go round
-                    return
 
 
 def _target(url: str) -> httpx.URL | Path:
@@ -360,7 +243,7 @@ class HttpFetcher:
         """Stream, decompress and count, stopping the moment the decompressed size passes the cap."""
         cap = self._policy.max_bytes
         codings = [c.strip().lower() for c in headers.get("content-encoding", "").split(",")]
-        layers = [_Inflater(c, url) for c in reversed(codings) if c and c != "identity"]
+        layers = [Inflater(c, url) for c in reversed(codings) if c and c != "identity"]
         declared = headers.get("content-length", "")
         if not layers and declared.isdigit() and int(declared) > cap:
             raise BodyTooLargeError(url, f"body is {int(declared)} bytes, over the {cap}-byte limit")

@@ -20,7 +20,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.errors import FetchError
 from bot.feedstate import FeedState, held, initial, is_due, needs_report, on_failed, on_fetched
-from bot.fetch import Fetcher, Validators
+from bot.fetch_types import Fetcher, Validators
 from bot.history import EntryMatch, Ingest, NewMatch, ingest, unseen
 from bot.match import Document, Matcher
 from bot.model import Config, Feed
