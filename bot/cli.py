@@ -9,18 +9,22 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from bot import __version__
+from bot import __version__, cli_export, cli_feeds
 from bot.agenda import overdue, standing, standings, upcoming
 from bot.clock import Clock, SystemClock
 from bot.cli_context import ENV_CONFIG_DIR, Context
 from bot.cli_poll import cmd_poll
 from bot.cli_run import cmd_run
+from bot.cli_site import register as register_site
+from bot.cli_timeline import register as register_timeline
 from bot.config import COMMITMENTS_FILE, FEEDS_FILE, check_config
 from bot.errors import PledgewatchError
 from bot.validate import did_you_mean
 from bot.views import commitment_json, detail, table
 
 log = logging.getLogger("pledgewatch")
+DB_HELP = ("the bot's state database, for statuses set with /mark (default: $PLEDGEWATCH_DB or "
+           "DIR/pledgewatch.sqlite3; used only if it exists)")
 
 
 def setup_logging(verbose: bool, stream: TextIO) -> None:
@@ -62,13 +66,13 @@ def cmd_status(ctx: Context) -> int:
             hint = did_you_mean(ctx.args.id, cat.by_id) or "; run `pledgewatch status` to list the ids"
             print(f"unknown commitment '{ctx.args.id}'{hint}", file=ctx.err)
             return 1
-        item = standing(commitment, now, cat.settings.tz)
+        item = standing(commitment, now, cat.settings.tz, ctx.status_of(config))
         if ctx.args.json:
             ctx.emit_json(commitment_json(item, now))
         else:
             print(detail(item, cat, ctx.width), file=ctx.out)
         return 0
-    items = standings(cat, now)
+    items = standings(cat, now, ctx.status_of(config))
     if ctx.args.json:
         ctx.emit_json([commitment_json(s, now) for s in items])
     else:
@@ -81,7 +85,7 @@ def cmd_upcoming(ctx: Context) -> int:
     if (config := ctx.load()) is None:
         return 1
     now = ctx.clock.now()
-    items = upcoming(config.catalog, now, ctx.args.days)
+    items = upcoming(config.catalog, now, ctx.args.days, ctx.status_of(config))
     if ctx.args.json:
         ctx.emit_json([commitment_json(s, now) for s in items])
     else:
@@ -95,7 +99,7 @@ def cmd_overdue(ctx: Context) -> int:
     if (config := ctx.load()) is None:
         return 1
     now = ctx.clock.now()
-    items = overdue(config.catalog, now)
+    items = overdue(config.catalog, now, ctx.status_of(config))
     if ctx.args.json:
         ctx.emit_json([commitment_json(s, now) for s in items])
     else:
@@ -132,13 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common, json_flag], help="show one commitment, or all",
                        description="Show one commitment in full, or all commitments as a table.")
     p.add_argument("id", nargs="?", help="a commitment id (omit for all)")
+    p.add_argument("--db", metavar="FILE", help=DB_HELP)
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("upcoming", parents=[common, json_flag], help="commitments due soon",
                        description="List open commitments due within the next N days.")
     p.add_argument("--days", type=_non_negative, default=30, metavar="N", help="look ahead N days (default 30)")
+    p.add_argument("--db", metavar="FILE", help=DB_HELP)
     p.set_defaults(func=cmd_upcoming)
     p = sub.add_parser("overdue", parents=[common, json_flag], help="commitments past their deadline",
                        description="List open commitments whose deadline has passed.")
+    p.add_argument("--db", metavar="FILE", help=DB_HELP)
     p.set_defaults(func=cmd_overdue)
     p = sub.add_parser("poll", parents=[common], help="poll every enabled feed now",
                        description="Poll every enabled feed once, whatever its interval; print new matches "
@@ -156,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="with --once: poll feeds that are backing off too")
     p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
     p.set_defaults(func=cmd_run)
+    register_timeline(sub, common)
+    register_site(sub, common)
+    cli_export.register(sub, common)
+    cli_feeds.register(sub, common)
     return parser
 
 

@@ -9,9 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from bot.agenda import StatusOf, toml_status
 from bot.clock import Clock
 from bot.config import check_config
 from bot.model import Config
+from bot.statuses import effective_statuses
+from bot.store import Store
+
+DB_FILE = "pledgewatch.sqlite3"
 
 ENV_CONFIG_DIR = "PLEDGEWATCH_CONFIG_DIR"
 
@@ -45,3 +50,20 @@ class Context:
     def emit_json(self, value: object) -> None:
         json.dump(value, self.out, ensure_ascii=False, indent=2)
         self.out.write("\n")
+
+    @property
+    def db_path(self) -> Path:
+        """--db, else $PLEDGEWATCH_DB, else pledgewatch.sqlite3 in the config folder."""
+        explicit = getattr(self.args, "db", None)
+        return Path(explicit or self.env.get("PLEDGEWATCH_DB") or self.config_dir / DB_FILE)
+
+    def status_of(self, config: Config) -> StatusOf:
+        """Effective statuses (TOML plus /mark history) when the bot's database exists; never creates it."""
+        if not self.db_path.is_file():
+            return toml_status
+        store = Store.open(self.db_path)
+        try:
+            statuses = effective_statuses(store, config.catalog.commitments)
+        finally:
+            store.close()
+        return lambda c: statuses.get(c.id, c.status)

@@ -26,6 +26,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("list", "Browse commitments: /list [agreement or tag]"),
     ("upcoming", "Deadlines in the next N days (default 30)"),
     ("overdue", "Open commitments past their deadline"),
+    ("timeline", "Chart of deadlines and news: /timeline [agreement]"),
     ("news", "Latest matched headlines: /news ID"),
     ("subscribe", "Follow a commitment here (private chat)"),
     ("unsubscribe", "Stop following a commitment"),

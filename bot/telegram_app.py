@@ -22,6 +22,7 @@ from telegram.ext import (Application, BaseRateLimiter, CallbackQueryHandler, Co
 
 from bot.command_lists import MENU
 from bot.commands import BotServices, Handlers
+from bot.commands_timeline import timeline_command
 
 __all__ = ["BotServices", "build_application", "polling"]
 
@@ -137,6 +138,7 @@ def register(app: Application, handlers: Handlers) -> None:
                            ("news", handlers.news), ("subscribe", handlers.subscribe),
                            ("unsubscribe", handlers.unsubscribe), ("mark", handlers.mark)):
         app.add_handler(CommandHandler(name, callback, filters=only_new))
+    app.add_handler(CommandHandler("timeline", timeline_command(handlers.services), filters=only_new))
     app.add_handler(CallbackQueryHandler(handlers.button))
 
 
