@@ -163,10 +163,12 @@ class Headline:
 
 
 def latest_headlines(store: Store, commitment_id: str, limit: int = 3) -> list[Headline]:
-    """The newest matched headlines for a commitment, newest first."""
+    """The newest matched headlines for a commitment, newest first, minus those an admin marked not relevant."""
     rows = store.query(
         "SELECT m.commitment_id, e.title, e.link, e.feed_id, e.published, m.terms, m.story_id FROM matches m "
-        "JOIN entries e ON e.id = m.entry_id WHERE m.commitment_id = ? ORDER BY e.published DESC, m.id DESC LIMIT ?",
+        "JOIN entries e ON e.id = m.entry_id WHERE m.commitment_id = ? AND NOT EXISTS (SELECT 1 FROM curation c "
+        "WHERE c.story_id = m.story_id AND c.commitment_id = m.commitment_id AND c.verdict = 'irrelevant') "
+        "ORDER BY e.published DESC, m.id DESC LIMIT ?",
         (commitment_id, limit))
     return [Headline(r[0], r[1], r[2], r[3], from_db(r[4]) or datetime.min, tuple(json.loads(r[5])), r[6]) for r in rows]
 

@@ -67,11 +67,21 @@ def history(store: Store, commitment_id: str) -> list[StatusChange]:
 
 
 def effective_statuses(store: Store, commitments: Iterable[Commitment]) -> dict[str, Status]:
-    """The status in force for each commitment: the newest history entry, else the TOML value."""
+    """The status in force for each commitment: the newest history entry, else the TOML value.
+
+    A TOML value that differs from the last one recorded from the TOML is an edit not yet synced, and
+    so the newest fact of all: it wins even before ``sync_toml_statuses`` records it."""
     latest = {r["commitment_id"]: Status(r["status"]) for r in store.query(
         "SELECT commitment_id, status FROM status_history WHERE id IN "
         "(SELECT MAX(id) FROM status_history GROUP BY commitment_id)")}
-    return {c.id: latest.get(c.id, c.status) for c in commitments}
+    last_toml = {r["commitment_id"]: r["status"] for r in store.query(
+        "SELECT commitment_id, status FROM status_history WHERE id IN "
+        "(SELECT MAX(id) FROM status_history WHERE source = ? GROUP BY commitment_id)", (TOML_SOURCE,))}
+    out = {}
+    for c in commitments:
+        recorded = last_toml.get(c.id)
+        out[c.id] = c.status if recorded is not None and recorded != c.status.value else latest.get(c.id, c.status)
+    return out
 
 
 def changes_since(store: Store, since: datetime) -> list[StatusChange]:

@@ -73,6 +73,8 @@ def test_group_main_chat_gets_buttons_and_dismissed_stories_are_skipped(env):
     assert announce(store, config, audience, NOW, lambda cid: Status.PENDING) == 1
     (chat, ref, text, buttons), = queued(store)
     assert "Joint intelligence talks" in text and "More joint" not in text and buttons is not None
+    from bot.history import latest_headlines
+    assert [h.title for h in latest_headlines(store, "joint-intel", 5)] == ["Joint intelligence talks"]
 
 
 def test_a_burst_goes_out_one_message_per_commitment(env):

@@ -75,7 +75,8 @@ def test_invalid_config_blocks_read_commands_with_messages(config_dir):
     assert code == 1 and "feeds.toml" in err and "TOML syntax error" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["check", "status", "upcoming", "overdue"])
+@pytest.mark.parametrize("command", ["check", "status", "upcoming", "overdue", "poll", "run", "timeline",
+                                     "export", "feeds", "site"])
 def test_help_on_every_command(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -95,3 +96,19 @@ def test_python_dash_m_is_the_same_program():
                             capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok (" in result.stdout
+
+
+def test_read_commands_show_the_effective_status_from_the_database(config_dir):
+    from bot.model import Status
+    from bot.statuses import mark
+    from bot.store import Store
+
+    code, out, _ = run("status", "joint-intel", "--json", "--config-dir", str(config_dir))
+    assert json.loads(out)["status"] == "pending" and not (config_dir / "pledgewatch.sqlite3").exists()  # never created
+    store = Store.open(config_dir / "pledgewatch.sqlite3")
+    mark(store, "joint-intel", Status.MET, NOW, actor="@editor", actor_id=1)
+    store.close()
+    code, out, _ = run("status", "joint-intel", "--json", "--config-dir", str(config_dir))
+    assert json.loads(out)["status"] == "met"
+    code, out, _ = run("overdue", "--json", "--config-dir", str(config_dir), now=datetime(2021, 6, 1, tzinfo=timezone.utc))
+    assert [d["id"] for d in json.loads(out)] == ["reciprocal-visit"]  # met is final: no longer overdue

@@ -104,6 +104,7 @@ def test_effective_status_is_the_latest_of_toml_and_history(tmp_path):
     mark(store, "a", Status.MET, NOW + timedelta(hours=1), actor="@editor", actor_id=42, evidence_url="https://e.example")
     assert effective_statuses(store, catalog.commitments) == {"a": Status.MET, "b": Status.IN_PROGRESS}
     edited = Catalog(commitments=(Commitment("a", "sv", "A", status=Status.PARTIAL), catalog.commitments[1]))
+    assert effective_statuses(store, edited.commitments)["a"] is Status.PARTIAL  # an unsynced edit is newest
     sync_toml_statuses(store, edited, NOW + timedelta(hours=2))  # a later TOML edit wins over the earlier /mark
     assert effective_statuses(store, edited.commitments)["a"] is Status.PARTIAL
     assert [(h.status, h.source, h.actor) for h in history(store, "a")] == [
