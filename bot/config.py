@@ -18,6 +18,7 @@ from bot.errors import ConfigError, Problem
 from bot.model import (Agreement, Catalog, Commitment, Config, Evidence, Feed, FeedCatalog,
                        FeedSettings, Implementation, Revision, Settings, Status)
 from bot.query import check_query
+from bot.search_feeds import search_feeds, search_template
 from bot.tomlpos import TomlIndex, syntax_problem
 from bot.validate import Section, as_date, as_time, did_you_mean, type_name
 
@@ -31,10 +32,10 @@ DIGEST_CHOICES = ("daily", "weekly", "off")
 AGREEMENT_KEYS = ("id", "title", "parties", "signed", "sources", "summary")
 COMMITMENT_KEYS = ("id", "agreement", "title", "responsible", "lead", "agreed", "deadline", "revised",
                    "quote", "source", "keywords", "status", "implementation", "evidence", "tags",
-                   "remind_before")
+                   "remind_before", "search")
 REVISION_KEYS = ("date", "source", "note")
 EVIDENCE_KEYS = ("url", "date", "note")
-FEEDS_TOP_KEYS = ("interval", "backfill", "timeout", "allow_private_hosts", "feed")
+FEEDS_TOP_KEYS = ("interval", "backfill", "timeout", "allow_private_hosts", "feed", "search")
 FEED_KEYS = ("id", "url", "name", "interval", "language", "keywords", "enabled")
 STATUS_HELP = ", ".join(s.value for s in Status)
 
@@ -102,9 +103,14 @@ def queries(section: Section, key: str = "keywords") -> tuple[str, ...]:
 
 def load_catalog(path: Path, problems: list[Problem]) -> Catalog:
     """Validate commitments.toml; problems are appended, a best-effort Catalog is returned."""
+    return _load_catalog(path, problems)[0]
+
+
+def _load_catalog(path: Path, problems: list[Problem]) -> tuple[Catalog, dict[str, Section]]:
+    """load_catalog, plus each commitment's section so problems found later can still point at its lines."""
     parsed = read_toml(path, problems)
     if parsed is None:
-        return Catalog()
+        return Catalog(), {}
     data, index = parsed
     top = Section(str(path), index, problems, data)
     top.unknown_keys(TOP_KEYS)
@@ -125,7 +131,8 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog:
     unique([(c.id, s) for c, s in commitments], "commitment")
     if not commitments and not any(p.file == str(path) for p in problems):
         top.problem("no [[commitment]] tables: nothing to track (see README, 'Tracking a new pledge')")
-    return Catalog(settings, tuple(a for a, _ in agreements), tuple(c for c, _ in commitments))
+    catalog = Catalog(settings, tuple(a for a, _ in agreements), tuple(c for c, _ in commitments))
+    return catalog, {c.id: s for c, s in commitments}
 
 
 def _sections(top: Section, key: str, kind: str) -> list[Section]:
@@ -176,14 +183,19 @@ def _commitment(s: Section, agreements: dict[str, Agreement]) -> Commitment:
         s.problem(f"unknown agreement '{agreement_id}'{hint}", "agreement")
     agreed = s.day("agreed", agreement.signed if agreement else None)
     deadline = s.converted("deadline", lambda v: parse_deadline(v, agreed), None)
+    keywords = queries(s)
+    search = s.get("search", bool, False)
+    if search and not keywords and isinstance(s.data.get("keywords", []), list):
+        s.problem("search = true needs keywords: the search feeds are built from them (add a query to "
+                  "'keywords' or remove 'search')", "search")
     return Commitment(
         id=s.slug(), agreement=agreement_id, title=s.text("title", required=True),
         responsible=s.strings("responsible"), lead=s.text("lead"), agreed=agreed, deadline=deadline,
         revisions=_revisions(s, agreed), quote=s.text("quote"), source=s.text("source"),
-        keywords=queries(s), status=s.converted("status", _status, Status.PENDING),
+        keywords=keywords, status=s.converted("status", _status, Status.PENDING),
         implementation=s.converted("implementation", _implementation, None),
         evidence=_evidence(s), tags=s.strings("tags"),
-        remind_before=s.durations("remind_before", ()) or None,
+        remind_before=s.durations("remind_before", ()) or None, search=search,
     )
 
 
@@ -258,10 +270,15 @@ def _text(s: Section, sub: Section, key: str, label: str) -> str:
 
 
 def load_feed_catalog(path: Path, problems: list[Problem]) -> FeedCatalog:
-    """Validate feeds.toml; problems are appended, a best-effort FeedCatalog is returned."""
+    """Validate feeds.toml; problems are appended, a best-effort FeedCatalog (without search feeds) is returned."""
+    return _load_feed_catalog(path, problems)[0]
+
+
+def _load_feed_catalog(path: Path, problems: list[Problem]) -> tuple[FeedCatalog, dict[str, Section]]:
+    """load_feed_catalog, plus each search template's section so cross-file problems can point at it."""
     parsed = read_toml(path, problems)
     if parsed is None:
-        return FeedCatalog()
+        return FeedCatalog(), {}
     data, index = parsed
     top = Section(str(path), index, problems, data)
     top.unknown_keys(FEEDS_TOP_KEYS)
@@ -285,7 +302,10 @@ def load_feed_catalog(path: Path, problems: list[Problem]) -> FeedCatalog:
                            language=s.text("language"), keywords=queries(s),
                            enabled=s.get("enabled", bool, True)), s))
     unique([(f.id, s) for f, s in feeds], "feed")
-    return FeedCatalog(settings, tuple(f for f, _ in feeds))
+    searches = [(search_template(s, settings.interval), s) for s in _sections(top, "search", "search template")]
+    unique([(t.id, s) for t, s in searches], "search template")
+    catalog = FeedCatalog(settings, tuple(f for f, _ in feeds), tuple(t for t, _ in searches))
+    return catalog, {t.id: s for t, s in searches}
 
 
 def _url_problem(url: str) -> str | None:
@@ -300,9 +320,14 @@ def _url_problem(url: str) -> str | None:
 def check_config(directory: Path) -> tuple[Config, list[Problem]]:
     """Load both files, returning the best-effort config and every problem found."""
     problems: list[Problem] = []
-    catalog = load_catalog(directory / COMMITMENTS_FILE, problems)
-    feeds = load_feed_catalog(directory / FEEDS_FILE, problems)
-    return Config(catalog, feeds), problems
+    catalog, commitment_sections = _load_catalog(directory / COMMITMENTS_FILE, problems)
+    feeds, template_sections = _load_feed_catalog(directory / FEEDS_FILE, problems)
+    feeds_ok = not any(p.file == str(directory / FEEDS_FILE) for p in problems)
+    generated, issues = search_feeds(catalog, feeds, report_unsearched=feeds_ok)
+    for issue in issues:
+        sections = template_sections if issue.owner == "search" else commitment_sections
+        sections[issue.ident].problem(issue.message, issue.key)
+    return Config(catalog, replace(feeds, feeds=feeds.feeds + generated)), problems
 
 
 def load_config(directory: Path, *, allow_private_hosts: bool | None = None) -> Config:

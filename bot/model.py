@@ -96,6 +96,7 @@ class Commitment:
     evidence: tuple[Evidence, ...] = ()
     tags: tuple[str, ...] = ()
     remind_before: tuple[timedelta, ...] | None = None
+    search: bool = False  # also poll a feed per [[search]] template built from the keywords
 
     @property
     def current_deadline(self) -> Deadline | None:
@@ -144,6 +145,15 @@ class Catalog:
 
 
 @dataclass(frozen=True)
+class SearchOrigin:
+    """Where a generated search feed came from, so people can see what the engine is asked."""
+
+    template: str  # the [[search]] id
+    commitment: str  # the commitment whose keywords were translated
+    query: str  # the engine query, before URL encoding
+
+
+@dataclass(frozen=True)
 class Feed:
     """A news feed to poll."""
 
@@ -153,6 +163,21 @@ class Feed:
     interval: timedelta = timedelta(minutes=30)
     language: str = ""
     keywords: tuple[str, ...] = ()
+    enabled: bool = True
+    search: SearchOrigin | None = None  # set on feeds generated from a [[search]] template
+
+
+@dataclass(frozen=True)
+class SearchTemplate:
+    """A news search engine's feed URL with a ``{query}`` slot: one feed per commitment with ``search = true``."""
+
+    id: str
+    url: str
+    syntax: str  # "google", "bing" or "plain": how our queries are translated
+    name: str = ""
+    interval: timedelta = timedelta(minutes=30)
+    language: str = ""
+    max_words: int | None = None  # None: the syntax's own limit
     enabled: bool = True
 
 
@@ -171,7 +196,8 @@ class FeedCatalog:
     """Everything feeds.toml says, validated."""
 
     settings: FeedSettings = field(default_factory=FeedSettings)
-    feeds: tuple[Feed, ...] = ()
+    feeds: tuple[Feed, ...] = ()  # including those generated from the search templates
+    searches: tuple[SearchTemplate, ...] = ()
 
     @cached_property
     def by_id(self) -> dict[str, Feed]:

@@ -7,15 +7,17 @@ unaffected and no exception escapes ``poll``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.clock import Clock
 from bot.errors import FetchError
@@ -30,6 +32,13 @@ from bot.store import Store
 
 log = logging.getLogger("pledgewatch.poller")
 FEED_FILTER = "__feed__"
+BLOCKING_THREADS = 2
+"""Threads for the poller's SQLite and matching steps. They are its own, not asyncio's default executor
+(6 threads on 2 cores), because a 1,000-feed poll queues hundreds of steps there and every bot command's
+reply (``asyncio.to_thread``) would wait behind them: measured by bench/latency.py, /status p99 went from
+~1.6 s to (see bench/README.md). Two suffice: store writes serialise on the store's lock and matching on
+the matcher's, and fewer runnable threads leave the event loop more of the GIL."""
+T = TypeVar("T")
 
 
 class Parser(Protocol):
@@ -80,7 +89,12 @@ class Poller:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="pledgewatch-poller")
         self.configure(self.config)
+
+    async def _blocking(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a blocking step in the poller's own threads, so commands never queue behind a poll's steps."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(fn, *args))
 
     def configure(self, config: Config) -> None:
         """Compile every commitment's and feed's queries once for this configuration."""
@@ -116,7 +130,7 @@ class Poller:
 
     async def _poll_feed(self, feed: Feed, force: bool) -> FeedOutcome:
         now = self.clock.now()
-        state = await asyncio.to_thread(self.store.feed_state, feed.id) or initial(feed)
+        state = await self._blocking(self.store.feed_state, feed.id) or initial(feed)
         if state.disabled and state.config_url == feed.url:
             return FeedOutcome(feed.id, "disabled", state.disabled)
         if state.disabled:  # feeds.toml now has another URL: try again from scratch
@@ -137,21 +151,24 @@ class Poller:
                               last_modified=result.validators.last_modified, body_hash=body_hash,
                               permanent_url=result.permanent_url)
         if result.not_modified or result.body is None:
-            await asyncio.to_thread(self.store.save_feed_state, fetched(None))
+            await self._blocking(self.store.save_feed_state, fetched(None))
             return FeedOutcome(feed.id, "not modified")
         body_hash = hashlib.sha256(result.body).hexdigest()
         if same_url and body_hash == state.body_hash:
-            await asyncio.to_thread(self.store.save_feed_state, fetched(body_hash))
+            await self._blocking(self.store.save_feed_state, fetched(body_hash))
             return FeedOutcome(feed.id, "unchanged")
         parsed = await self.parser.parse(result.body, result.headers, result.final_url)
         if not parsed.is_feed:
             reason = parsed.bozo_reason or "the response is not a feed"
             return await self._failed(feed, state, FetchError(url, f"not a feed ({reason})"))
-        new = await asyncio.to_thread(unseen, self.store, feed.id, parsed.entries)
-        matches = await asyncio.to_thread(self._match, feed, new)
-        backfill = now - self.config.feeds.settings.backfill if state.first_polled is None else None
+        new = await self._blocking(unseen, self.store, feed.id, parsed.entries)
+        matches = await self._blocking(self._match, feed, new)
+        # First poll of a feed, and every poll of a search feed (search results are not in date order):
+        # entries older than `backfill` are recorded without posting.
+        first = state.first_polled is None or feed.search is not None
+        backfill = now - self.config.feeds.settings.backfill if first else None
         batch = Ingest(feed.id, fetched(body_hash), parsed.entries, new, matches, now, backfill)
-        announced = await asyncio.to_thread(ingest, self.store, batch)
+        announced = await self._blocking(ingest, self.store, batch)
         if parsed.bozo:
             log.debug("feed %s: malformed but usable (%s)", feed.id, parsed.bozo_reason)
         return FeedOutcome(feed.id, "ok", None, len(new), tuple(announced))
@@ -180,7 +197,7 @@ class Poller:
             new_state = replace(new_state, reported=True)
         if new_state.disabled:
             log.warning("feed %s disabled: %s", feed.id, new_state.disabled)
-        await asyncio.to_thread(self.store.save_feed_state, new_state)
+        await self._blocking(self.store.save_feed_state, new_state)
         return FeedOutcome(feed.id, "disabled" if new_state.disabled else "failed", error.reason)
 
 
