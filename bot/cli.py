@@ -17,6 +17,7 @@ from bot.cli_poll import cmd_poll
 from bot.cli_run import cmd_run
 from bot.cli_site import register as register_site
 from bot.cli_timeline import register as register_timeline
+from bot.cli_tuning import register as register_tuning
 from bot.config import COMMITMENTS_FILE, FEEDS_FILE, check_config
 from bot.errors import PledgewatchError
 from bot.validate import did_you_mean
@@ -51,7 +52,9 @@ def cmd_check(ctx: Context) -> int:
     print(f"{ctx.config_dir / COMMITMENTS_FILE}: ok ({len(cat.agreements)} agreements, "
           f"{len(cat.commitments)} commitments, timezone {cat.settings.timezone})", file=ctx.out)
     enabled = sum(f.enabled for f in feeds.feeds)
-    print(f"{ctx.config_dir / FEEDS_FILE}: ok ({len(feeds.feeds)} feeds, {enabled} enabled)", file=ctx.out)
+    generated = sum(f.search is not None for f in feeds.feeds)
+    print(f"{ctx.config_dir / FEEDS_FILE}: ok ({len(feeds.feeds)} feeds, {enabled} enabled"
+          + (f", {generated} from [[search]]" if generated else "") + ")", file=ctx.out)
     return 0
 
 
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     register_timeline(sub, common)
     register_site(sub, common)
+    register_tuning(sub, common)
     cli_export.register(sub, common)
     cli_feeds.register(sub, common)
     return parser

@@ -98,7 +98,7 @@ def commitment_json(item: Standing, now: datetime) -> dict[str, Any]:
         "days_left": item.days_left, "overdue": item.overdue,
         "status": item.status.value, "final": item.status.is_final,
         "implementation": int(c.implementation) if c.implementation is not None else None,
-        "quote": c.quote, "source": c.source, "keywords": list(c.keywords), "tags": list(c.tags),
+        "quote": c.quote, "source": c.source, "keywords": list(c.keywords), "search": c.search, "tags": list(c.tags),
         "evidence": [{"url": e.url, "date": e.date.isoformat() if e.date else None, "note": e.note} for e in c.evidence],
         "as_of": now.isoformat(),
     }

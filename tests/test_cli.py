@@ -76,7 +76,7 @@ def test_invalid_config_blocks_read_commands_with_messages(config_dir):
 
 
 @pytest.mark.parametrize("command", ["check", "status", "upcoming", "overdue", "poll", "run", "timeline",
-                                     "export", "feeds", "site"])
+                                     "export", "feeds", "site", "try", "eval"])
 def test_help_on_every_command(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
