@@ -64,6 +64,10 @@ def read_toml(path: Path, problems: list[Problem]) -> tuple[dict[str, Any], Toml
         return None
     try:
         return tomllib.loads(text), TomlIndex(text)
+    except RecursionError:
+        problems.append(Problem(name, "values are nested too deeply to read (lists or tables inside each other "
+                                      "thousands of levels deep); this is not a hand-written configuration"))
+        return None
     except tomllib.TOMLDecodeError as exc:
         line, message = syntax_problem(exc)
         problems.append(Problem(name, message, line))
@@ -309,7 +313,13 @@ def _load_feed_catalog(path: Path, problems: list[Problem]) -> tuple[FeedCatalog
 
 
 def _url_problem(url: str) -> str | None:
-    parts = urlsplit(url.strip())
+    if "\x00" in url or any(ord(ch) < 32 for ch in url.strip()):
+        return f"{url!r} contains control characters; write the feed's URL on one line"
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for an out-of-range or non-numeric port
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc}); use http://, https://, file:// or a file path"
     if parts.scheme in ("http", "https"):
         return None if parts.hostname else f"{url!r} has no host name"
     if parts.scheme == "file" or (not parts.scheme and url.strip()):

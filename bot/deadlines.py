@@ -87,7 +87,7 @@ _PART = re.compile(r"^(early|mid|late)\s+(\d{4})-(\d{2})$", re.IGNORECASE)
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_RELATIVE = re.compile(r"^\+(\d+)\s*(d|w|mo|y)$")
+_RELATIVE = re.compile(r"^\+(\d{1,6})\s*(d|w|mo|y)$")
 _RULE_UNITS = {"d": ("day", "days"), "w": ("week", "weeks"), "mo": ("month", "months"), "y": ("year", "years")}
 
 
@@ -123,6 +123,7 @@ def parse_deadline(value: object, agreed: date | None = None) -> Deadline:
     if isinstance(value, datetime):
         raise ValueError(f"{value.isoformat()} has a time of day; a deadline is {DEADLINE_HELP}")
     if isinstance(value, date):
+        _check_month(value.year, value.month, value.isoformat())
         return Deadline(value.isoformat(), Precision.DAY, value, value)
     if not isinstance(value, str):
         raise ValueError(f"expected {DEADLINE_HELP}, got {type(value).__name__} {value!r}")
@@ -159,12 +160,17 @@ def parse_deadline(value: object, agreed: date | None = None) -> Deadline:
         n, unit = int(m[1]), m[2]
         if n <= 0:
             raise ValueError(f"{text!r} must be a positive period")
-        if unit == "d":
-            due = agreed + timedelta(days=n)
-        elif unit == "w":
-            due = agreed + timedelta(weeks=n)
-        else:
-            due = add_months(agreed, n * 12 if unit == "y" else n)
+        try:
+            if unit == "d":
+                due = agreed + timedelta(days=n)
+            elif unit == "w":
+                due = agreed + timedelta(weeks=n)
+            else:
+                due = add_months(agreed, n * 12 if unit == "y" else n)
+            _check_month(due.year, due.month, f"{text} after {agreed.isoformat()}")
+        except (OverflowError, ValueError):
+            raise ValueError(f"{text!r} after {agreed.isoformat()} falls outside 1900-2200; "
+                             f"expected {DEADLINE_HELP}") from None
         return Deadline(text, Precision.RELATIVE, agreed, due, rule=text)
     raise ValueError(f"{text!r} is not a deadline; expected {DEADLINE_HELP}")
 

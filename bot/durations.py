@@ -6,8 +6,9 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PART = re.compile(r"(\d+)\s*([smhdw])")
-_WHOLE = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
+_PART = re.compile(r"(\d{1,9})\s*([smhdw])")
+_WHOLE = re.compile(r"^\s*(?:\d{1,9}\s*[smhdw]\s*)+$")
+MAX_DURATION = timedelta(days=3660)  # ten years: anything longer in a reminder or poll setting is a typo
 
 DURATION_HELP = 'a duration such as "30m", "12h", "7d", "2w" or "1h30m" (units s, m, h, d, w)'
 
@@ -19,6 +20,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text.lower()))
     if seconds <= 0:
         raise ValueError(f"{text!r} must be longer than zero: use {DURATION_HELP}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than ten years; use {DURATION_HELP}")
     return timedelta(seconds=seconds)
 
 

@@ -104,7 +104,7 @@ class Section:
             return default
         try:
             return convert(self.data[key])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             self.problem(str(exc), key)
             return default
 
@@ -124,7 +124,7 @@ class Section:
         for i, item in enumerate(values):
             try:
                 out.append(as_duration(item))
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 self.problem(str(exc), f"{key}[{i}]")
         return tuple(sorted(set(out), reverse=True))
 
@@ -133,13 +133,15 @@ def as_date(value: object) -> date:
     """A TOML date, or a "YYYY-MM-DD" string that exists on the calendar."""
     if isinstance(value, datetime):
         raise ValueError(f"expected a date (YYYY-MM-DD) without a time, got {value.isoformat()}")
-    if isinstance(value, date):
-        return value
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            value = date.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"{value!r} is not a date that exists on the calendar") from None
+    if isinstance(value, date):
+        if not 1900 <= value.year <= 2200:
+            raise ValueError(f"{value.isoformat()} is outside the years 1900-2200; check the year")
+        return value
     raise ValueError(f"expected a date such as 2020-11-19, got {type_name(value)}")
 
 
