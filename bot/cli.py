@@ -9,6 +9,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from telegram.error import InvalidToken, TelegramError
+
 from bot import __version__, cli_export, cli_feeds
 from bot.agenda import overdue, standing, standings, upcoming
 from bot.clock import Clock, SystemClock
@@ -20,6 +22,7 @@ from bot.cli_timeline import register as register_timeline
 from bot.cli_tuning import register as register_tuning
 from bot.config import COMMITMENTS_FILE, FEEDS_FILE, check_config
 from bot.errors import PledgewatchError
+from bot.telegram_app import TokenFilter, redact
 from bot.validate import did_you_mean
 from bot.views import commitment_json, detail, table
 
@@ -28,11 +31,14 @@ DB_HELP = ("the bot's state database, for statuses set with /mark (default: $PLE
            "DIR/pledgewatch.sqlite3; used only if it exists)")
 
 
-def setup_logging(verbose: bool, stream: TextIO) -> None:
+def setup_logging(verbose: bool, stream: TextIO, secret: str | None = None) -> None:
     """One line per event with level and component; httpx is held at WARNING because its request
-    lines contain URLs, and Telegram's API URLs contain the bot token."""
+    lines contain URLs, and Telegram's API URLs contain the bot token, which a handler-level filter
+    also scrubs from every record of every logger."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if secret:
+        handler.addFilter(TokenFilter(secret))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -183,11 +189,21 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         args.config_dir = None
     ctx = Context(args, os.environ if env is None else env, clock or SystemClock(),
                   out or sys.stdout, err or sys.stderr)
-    setup_logging(args.verbose, ctx.err)
+    token = (ctx.env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None
+    setup_logging(args.verbose, ctx.err, token)
     try:
         return int(args.func(ctx))
     except PledgewatchError as exc:
         print(f"pledgewatch: {exc}", file=ctx.err)
+        return 1
+    except InvalidToken:
+        print("pledgewatch: Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped); "
+              "get the bot's current token from @BotFather", file=ctx.err)
+        return 1
+    except TelegramError as exc:
+        text = redact(str(exc), token) if token else str(exc)
+        print(f"pledgewatch: Telegram did not answer as expected ({type(exc).__name__}: {text}); "
+              "check TELEGRAM_API_BASE_URL and the network, then try again", file=ctx.err)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=ctx.err)
