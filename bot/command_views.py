@@ -217,28 +217,34 @@ def _haystack(c: Commitment) -> str:
     return fold(" ".join([c.id, c.title, c.agreement, *c.tags]))
 
 
+MAX_QUERY = 100  # longer arguments are cut: no id or title is that long, and difflib is quadratic
+
+
 def search(catalog: Catalog, query: str) -> list[Commitment]:
     """An exact id (any case) alone, else commitments whose id, title, agreement or tags hold every word."""
-    q = fold(query.strip())
+    q = fold(query.strip()[:MAX_QUERY])
     exact = [c for c in catalog.commitments if c.id.casefold() == q]
     if exact:
         return exact
-    words = q.split()
-    return [c for c in catalog.commitments if words and all(w in _haystack(c) for w in words)]
+    words = list(dict.fromkeys(q.split()))
+    if not words:
+        return []
+    haystacks = ((c, _haystack(c)) for c in catalog.commitments)  # fold each commitment once
+    return [c for c, hay in haystacks if all(w in hay for w in words)]
 
 
 def suggest(catalog: Catalog, query: str, n: int = 3) -> list[str]:
     """The closest ids to a miss: by spelling of the id or title, then by any shared word."""
-    q = fold(query.strip())
-    words = q.split()
-
-    def score(c: Commitment) -> float:
+    q = fold(query.strip()[:MAX_QUERY])
+    words = list(dict.fromkeys(q.split()))
+    scores: dict[str, float] = {}
+    for c in catalog.commitments:
+        hay = _haystack(c)
         close = max(difflib.SequenceMatcher(None, q, c.id).ratio(),
                     difflib.SequenceMatcher(None, q, fold(c.title)).ratio())
-        return close + (0.3 if any(w in _haystack(c) for w in words) else 0.0)
-
-    ranked = sorted(catalog.commitments, key=lambda c: (-score(c), c.id))
-    return [c.id for c in ranked if score(c) >= 0.5][:n]
+        scores[c.id] = close + (0.3 if any(w in hay for w in words) else 0.0)
+    ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
+    return [cid for cid in ranked if scores[cid] >= 0.5][:n]
 
 
 def choices_view(query: str, hits: Sequence[Commitment], news: bool = False) -> tuple[Rich, Keyboard]:
