@@ -49,6 +49,16 @@ def _reason(exc: BaseException) -> str:
     return line if len(line) <= 160 else line[:157] + "..."
 
 
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a bodiless or small leftover response to its end, so httpcore pools the connection
+    instead of closing it (each reconnect is a new TLS handshake); a large one is simply dropped."""
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > limit:
+            return
+
+
 def _target(url: str) -> httpx.URL | Path:
     """An http(s) URL or a local path, or FetchError naming the URL and the forms that are valid."""
     text = url.strip()
@@ -198,6 +208,8 @@ class HttpFetcher:
                             return await self._finish(url, current, response, validators, permanent)
                         status, location = response.status_code, response.headers.get("location")
                     finally:
+                        if response.status_code == 304 or response.status_code in REDIRECT_STATUSES:
+                            await _drain(response)  # keep the connection alive for the next request
                         await response.aclose()
                 except BlockedAddressError as exc:
                     how = "refusing to fetch" if hop == 0 else f"refusing to follow the redirect to {current}"

@@ -94,6 +94,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each kept-alive response waits ~40 ms for a delayed ACK
     server: _HTTPServer
 
     def setup(self) -> None:
