@@ -60,8 +60,11 @@ class Jobs:
             deleted = await asyncio.to_thread(prune, s.store, s.clock.now(), RETENTION)
             log.info("pruned %d old entries", deleted)
 
+        async def poll() -> None:
+            await s.poll_and_announce(patience=i.poll)  # a slow feed finishes in the background
+
         ticks: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
-            ("poll", i.poll, s.poll_and_announce), ("deliver", i.deliver, s.deliver), ("remind", i.remind, s.remind),
+            ("poll", i.poll, poll), ("deliver", i.deliver, s.deliver), ("remind", i.remind, s.remind),
             ("digest", i.digest, s.digest), ("reload", i.reload, s.reload_if_changed), ("prune", i.prune, do_prune)]
         for name, seconds, func in ticks:
             self.scheduler.add_job(self._guarded(name, func), "interval", seconds=seconds, id=name, name=name,
@@ -95,3 +98,4 @@ class Jobs:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=timeout)
+        await self.service.stop_polls(timeout)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from bot.agenda import standing
@@ -59,6 +60,7 @@ class Service:
     audience: Audience
     _signature: tuple[object, ...] = field(default=(), init=False)
     _reported: tuple[str, ...] = field(default=(), init=False)
+    _polling: dict[str, asyncio.Task[FeedOutcome]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._signature = self._files_signature()
@@ -95,10 +97,38 @@ class Service:
             feeds = [f for f in config.feeds.feeds if f.enabled]
         return await self.poller.poll(feeds, force=force, progress=progress)
 
-    async def poll_and_announce(self) -> int:
-        """The scheduled poll tick: poll what is due, then queue messages for what matched."""
-        summary = await self.poll()
-        return await self.announce() if summary.matches else 0
+    async def poll_and_announce(self, patience: float | None = None) -> int:
+        """The scheduled poll tick: start each due feed in its own task, then queue messages for what matched.
+
+        The tick waits for the feeds it started at most ``patience`` seconds (None: until all are done) and
+        never starts a feed that is still being fetched, so a feed that hangs or trickles until its timeout
+        cannot hold back the other feeds' headlines; whatever it brings later is announced by a later tick."""
+        states = await asyncio.to_thread(self.store.feed_states)
+        started: list[asyncio.Task[FeedOutcome]] = []
+        for feed in due_feeds(self.config, states, self.clock.now()):
+            if feed.id not in self._polling:
+                task = asyncio.create_task(self.poller.poll_feed(feed), name=f"poll {feed.id}")
+                self._polling[feed.id] = task
+                task.add_done_callback(partial(self._polled, feed.id))
+                started.append(task)
+        if started:
+            await asyncio.wait(started, timeout=patience)
+        unannounced = await asyncio.to_thread(
+            self.store.query, "SELECT 1 FROM matches WHERE announced = 0 AND backfill = 0 LIMIT 1")
+        return await self.announce() if unannounced else 0
+
+    def _polled(self, feed_id: str, task: asyncio.Task[FeedOutcome]) -> None:
+        """Forget a finished feed poll, so the next tick that finds the feed due may start it again."""
+        if self._polling.get(feed_id) is task:
+            del self._polling[feed_id]
+
+    async def stop_polls(self, timeout: float = 3.0) -> None:
+        """Cancel feed polls still in flight (a shutdown must not wait for a hanging feed's timeout)."""
+        running = list(self._polling.values())
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     async def announce(self) -> int:
         """Queue every unannounced match (grouped per commitment when a poll brought a burst)."""
@@ -189,7 +219,12 @@ class Service:
         if signature == self._signature:
             return False
         self._signature = signature
-        config, problems = await asyncio.to_thread(check_config, self.config_dir)
+        try:
+            config, problems = await asyncio.to_thread(check_config, self.config_dir)
+        except Exception as exc:  # a checker bug must still be reported, and the last good config kept
+            log.exception("checking the edited configuration failed")
+            problems = [Problem(str(self.config_dir), f"the edit could not be checked ({type(exc).__name__}: {exc}); "
+                                "run `pledgewatch check`")]
         if problems:
             self._report(problems)
             return False
