@@ -172,12 +172,30 @@ class Sender:
             return DeliveryStats(**counts)
 
     async def _attempt(self, item: OutboxItem, round_: _Round) -> bool:
-        """Send one item and settle it; False ends the round (Telegram or the network is unwell)."""
+        """Send one item and settle it; False ends the round (Telegram or the network is unwell).
+
+        A shutdown (the round's task cancelled) never aborts a request in flight: Telegram may already have
+        stored the message, so the request is finished and its outcome recorded before the cancellation goes
+        on; otherwise a clean stop would leave an accepted message pending, to be sent again after a restart.
+        """
+        request = asyncio.ensure_future(self._send(item))
         try:
-            delivery: Delivery = await self.transport.send(item)
-        except Exception as exc:  # a transport bug must not strand the item: count it as transient
+            delivery = await asyncio.shield(request)
+        except asyncio.CancelledError:
+            await self._settle(item, await request, round_)
+            raise
+        return await self._settle(item, delivery, round_)
+
+    async def _send(self, item: OutboxItem) -> Delivery:
+        """The transport's answer; a transport bug must not strand the item, so it counts as transient."""
+        try:
+            return await self.transport.send(item)
+        except Exception as exc:
             log.exception("outbox item %d to chat %s: the transport raised", item.id, item.chat_id)
-            delivery = Transient(f"{type(exc).__name__}: {exc}")
+            return Transient(f"{type(exc).__name__}: {exc}")
+
+    async def _settle(self, item: OutboxItem, delivery: Delivery, round_: _Round) -> bool:
+        """Record one send's outcome in the outbox; False ends the round."""
         self.pacer.record(item.chat_id)
         at = round_.now + timedelta(seconds=self._monotonic() - round_.started)
         tally, store = round_.tally, self.store
