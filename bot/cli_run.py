@@ -8,6 +8,8 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from telegram.ext import AIORateLimiter
+
 from bot.app import Runtime, build_service, open_core, open_service, transport_for
 from bot.cli_context import Context
 from bot.cli_poll import summary_text
@@ -16,7 +18,7 @@ from bot.ledger import next_reminder
 from bot.service import RunReport, Service
 from bot.statuses import sync_toml_statuses
 from bot.telegram_app import BotServices, build_application, polling
-from bot.telegram_transport import ConsoleTransport, TelegramTransport
+from bot.telegram_transport import ConsoleTransport, TelegramTransport, make_bot
 
 log = logging.getLogger("pledgewatch.run")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -77,9 +79,16 @@ async def run_forever(ctx: Context, runtime: Runtime) -> int:
         service: Service | None = None
         if runtime.telegram_token:
             services = BotServices(core.store, ctx.clock, lambda: service.config if service else config, runtime.admin_ids)
-            app = build_application(runtime.telegram_token, base_url=runtime.api_base_url, services=services)
-            async with polling(app):
-                service = await build_service(core, config, runtime, ctx.clock, TelegramTransport(app.bot))
+            # Command replies: PTB's limiter paces them and retries a 429 (it retries nothing unless
+            # max_retries is set). The outbox has its own bot without retries: its sender keeps a 429's wait
+            # in SQLite per chat, which can be an hour, instead of sleeping inside a request.
+            limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20,
+                                     group_time_period=60, max_retries=3)
+            app = build_application(runtime.telegram_token, base_url=runtime.api_base_url, services=services,
+                                    rate_limiter=limiter)
+            outbox_bot = make_bot(runtime.telegram_token, runtime.api_base_url)
+            async with polling(app), outbox_bot:
+                service = await build_service(core, config, runtime, ctx.clock, TelegramTransport(outbox_bot))
                 await _serve(service, runtime, stop, ctx)
         else:
             service = await build_service(core, config, runtime, ctx.clock, ConsoleTransport(ctx.out))
