@@ -28,16 +28,22 @@ from bot.match import Document, Matcher
 from bot.model import Config, Feed
 from bot.parse import ParsedEntry, ParsedFeed
 from bot.query import parse_query
-from bot.store import Store
+from bot.store import FeedStates, Store, to_db
 
 log = logging.getLogger("pledgewatch.poller")
 FEED_FILTER = "__feed__"
 BLOCKING_THREADS = 2
 """Threads for the poller's SQLite and matching steps. They are its own, not asyncio's default executor
 (6 threads on 2 cores), because a 1,000-feed poll queues hundreds of steps there and every bot command's
-reply (``asyncio.to_thread``) would wait behind them: measured by bench/latency.py, /status p99 went from
-~1.6 s to (see bench/README.md). Two suffice: store writes serialise on the store's lock and matching on
-the matcher's, and fewer runnable threads leave the event loop more of the GIL."""
+reply (``asyncio.to_thread``) waited behind them: in bench/latency.py the reply's median wait for a thread
+was 306 ms and /status p99 1.1 s; with these threads (and the store's read connection) p99 was 0.54 s.
+Two suffice: store writes serialise on the store's lock and matching on the poller's, and fewer runnable
+threads leave the event loop more of the GIL."""
+MAX_IN_FLIGHT = 32
+"""Feeds polled at once, from fetch to ingest. Fetching outruns parsing (two workers on two cores), so without
+a bound every fetched body of a big poll waits in memory for a worker: 500 due feeds held ~45 MB in the bot
+process (bench/scale.py). 32 keeps both workers busy even with second-long fetches (the fetcher's own
+connection limit is 50), and bounds those bodies to a few MB."""
 T = TypeVar("T")
 
 
@@ -90,7 +96,15 @@ class Poller:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="pledgewatch-poller")
+        self._in_flight: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.configure(self.config)
+
+    def _slots(self) -> asyncio.Semaphore:
+        """The in-flight bound, made on first use so it belongs to the running loop (a poller may outlive one)."""
+        loop = asyncio.get_running_loop()
+        if self._in_flight is None or self._in_flight[0] is not loop:
+            self._in_flight = (loop, asyncio.Semaphore(MAX_IN_FLIGHT))
+        return self._in_flight[1]
 
     async def _blocking(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking step in the poller's own threads, so commands never queue behind a poll's steps."""
@@ -121,7 +135,8 @@ class Poller:
     async def poll_feed(self, feed: Feed, *, force: bool = False) -> FeedOutcome:
         """Poll one feed; all failures become a FeedOutcome and a backed-off state."""
         try:
-            return await self._poll_feed(feed, force)
+            async with self._slots():
+                return await self._poll_feed(feed, force)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not stop the other feeds; it is logged with its traceback
@@ -202,5 +217,11 @@ class Poller:
 
 
 def due_feeds(config: Config, states: Mapping[str, FeedState], now: datetime) -> list[Feed]:
-    """Enabled feeds whose next poll has come (never-polled feeds are due)."""
+    """Enabled feeds whose next poll has come (never-polled feeds are due).
+
+    Given ``Store.feed_states()`` it decides from the stored columns, without building a FeedState per feed:
+    with 10,000 feeds that is the difference between ~5 ms and ~70 ms per poll tick (bench/scale.py)."""
+    if isinstance(states, FeedStates):
+        now_text = to_db(now)
+        return [f for f in config.feeds.feeds if f.enabled and (f.id not in states or states.is_due(f.id, now_text))]
     return [f for f in config.feeds.feeds if f.enabled and (f.id not in states or is_due(states[f.id], now))]
