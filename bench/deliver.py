@@ -4,13 +4,14 @@
     python bench/deliver.py --quick    # 300 messages: 40 to the channel, 13 to each of 20 private chats
 
 The real ``bot.sender.Sender`` (with ``RateLimits``) sends through the real ``TelegramTransport`` and a PTB bot
-(as ``pledgewatch run`` does: ``app.bot``, no PTB rate limiter) to tests/support/fake_telegram.py, started in
+built as ``make_bot`` builds the outbox's (AIORateLimiter, no retries) to tests/support/fake_telegram.py, started in
 its own process with ``enforce_limits=True``: it answers 429 whenever a request would break Telegram's limits
 (1 message per second per chat, 20 per minute per group or channel, 30 per second overall, as sliding windows).
 
 Time is shrunk so the run is short: every window, on both sides, is multiplied by ``--scale`` (default 0.1:
-1 message per 0.1 s per chat, 20 per 6 s in the channel, 30 per 0.1 s overall), and so are the service's
-deliver tick (3 s in bot/jobs.py) and the sender's ``max_pause`` (5 s). Ratios are what matter.
+1 message per 0.1 s per chat, 20 per 6 s in the channel, 30 per 0.1 s overall), and so are PTB's limiter's
+periods, the service's deliver tick (3 s in bot/jobs.py) and the sender's ``max_pause`` (5 s). Ratios are
+what matter.
 
 The messages are queued as a burst of headlines is: each story to the channel, then copies to subscribers'
 private chats, in one outbox. The deliver job then runs on its tick until the outbox is empty. The theoretical
@@ -102,11 +103,14 @@ def ideal_seconds(counts: dict[str, int], limits: RateLimits) -> tuple[float, st
 async def run(size: dict[str, int], scale: float, tg: common.TelegramProcess, workdir: Path,
               limits: RateLimits, variant: argparse.Namespace) -> tuple[dict[str, int], int, float]:
     """Queue the burst and run the deliver job on its (scaled) tick until the outbox is empty."""
-    from telegram.ext import ExtBot
+    from telegram.ext import AIORateLimiter, ExtBot
 
     store = Store.open(workdir / "state.sqlite3")
     counts = queue(store, size, datetime.now(timezone.utc))
-    bot = ExtBot(tg.token, base_url=tg.base_url)
+    # bot/telegram_transport.py's make_bot, with its limiter's periods shrunk like everything else.
+    limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1 * scale, group_max_rate=20,
+                             group_time_period=60 * scale, max_retries=0)
+    bot = ExtBot(tg.token, base_url=tg.base_url, rate_limiter=limiter)
     rounds = 0
     async with bot:
         sender = Sender(store, TelegramTransport(bot), limits=limits, max_pause=MAX_PAUSE * scale, batch=variant.batch)

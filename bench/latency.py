@@ -4,9 +4,9 @@
     python bench/latency.py --quick    # 300 feeds, 60 commands (under a minute)
 
 The bot is assembled as ``pledgewatch run`` assembles it (bot/cli_run.py): ``open_core`` (Store, HttpFetcher,
-ParserPool with one worker per core, Poller), the PTB Application from ``build_application`` long-polling the
-fake Bot API server through ``polling()``, ``build_service`` with a TelegramTransport, and the real ``Jobs``
-schedule (poll, deliver, remind, digest, reload ticks). The only stand-ins are the servers: bench/feedgen.py's
+ParserPool with one worker per core, Poller), the PTB Application from ``build_application`` (with the same
+AIORateLimiter) long-polling the fake Bot API server through ``polling()``, ``build_service`` with a
+TelegramTransport on its own ``make_bot`` bot, and the real ``Jobs`` schedule (poll, deliver, remind, digest, reload ticks). The only stand-ins are the servers: bench/feedgen.py's
 feeds on a FeedServer, and tests/support/fake_telegram.py, each in its own process on 127.0.0.1.
 
 When the first poll tick starts the cold cycle (every feed new: fetch, parse in the pool, match, ingest; it
@@ -47,7 +47,8 @@ from bot.poller import FeedOutcome  # noqa: E402
 from bot.service import Service  # noqa: E402
 from bot.statuses import sync_toml_statuses  # noqa: E402
 from bot.telegram_app import BotServices, build_application, polling  # noqa: E402
-from bot.telegram_transport import TelegramTransport  # noqa: E402
+from bot.telegram_transport import TelegramTransport, make_bot  # noqa: E402
+from telegram.ext import AIORateLimiter  # noqa: E402
 
 TARGET_P99_MS = 250.0
 CHANNEL, ADMIN = -1001234567890, 1001
@@ -191,9 +192,14 @@ async def run_bot(args: dict[str, Any], tg: common.TelegramProcess, workdir: Pat
         service: Service | None = None
         services = BotServices(core.store, clock, lambda: service.config if service else config,
                                frozenset(runtime.admin_ids))
-        app = build_application(tg.token, base_url=tg.base_url, services=services)
-        async with polling(app, timeout=10):
-            service = await build_service(core, config, runtime, clock, TelegramTransport(app.bot))
+        # As bot/cli_run.py's run_forever: command replies through PTB's limiter (with retries), the outbox
+        # through its own bot (make_bot: the limiter without retries; the sender keeps a 429's wait in SQLite).
+        limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20,
+                                 group_time_period=60, max_retries=3)
+        app = build_application(tg.token, base_url=tg.base_url, services=services, rate_limiter=limiter)
+        outbox_bot = make_bot(tg.token, tg.base_url)
+        async with polling(app, timeout=10), outbox_bot:
+            service = await build_service(core, config, runtime, clock, TelegramTransport(outbox_bot))
             await warm_up(core.parser, tg)
             start = threading.Event()
             outcomes: list[FeedOutcome] = []
