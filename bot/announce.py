@@ -18,7 +18,7 @@ from typing import TypeVar
 from bot.agenda import Standing, standing
 from bot.curation import dismissed
 from bot.deadlines import fmt_day
-from bot.history import NewMatch
+from bot.history import NewMatch, also_reported_by
 from bot.keyboards import curation_keyboard
 from bot.messages import headline_message
 from bot.model import Config, Status
@@ -57,9 +57,9 @@ def _pending(tx: sqlite3.Connection) -> list[NewMatch]:
             for r in rows]
 
 
-def _also(tx: sqlite3.Connection, story_id: int, names: dict[str, str]) -> list[str]:
-    rows = tx.execute("SELECT feed_id FROM entries WHERE story_id = ? GROUP BY feed_id ORDER BY MIN(id)", (story_id,))
-    return [names.get(r[0], r[0]) for r in rows][1:]
+def _also(store: Store, story_id: int, names: dict[str, str]) -> list[str]:
+    """The story's later sources by name (history.also_reported_by; inside our transaction it sees new rows)."""
+    return [names.get(f, f) for f in also_reported_by(store, story_id)]
 
 
 def grouped_message(item: Standing, matches: Sequence[NewMatch], names: dict[str, str]) -> Message:
@@ -107,7 +107,7 @@ def announce(store: Store, config: Config, audience: Audience, now: datetime,
                 if len(matches) == 1:
                     m = matches[0]
                     message = headline_message(m, [(item(commitment_id), m.terms)], names.get(m.feed_id, m.feed_id),
-                                               _also(tx, m.story_id, names))
+                                               _also(store, m.story_id, names))
                     queued += send(f"match:{m.match_id}", message, [commitment_id], m.story_id)
                 else:
                     message = grouped_message(item(commitment_id), matches, names)
@@ -116,7 +116,7 @@ def announce(store: Store, config: Config, audience: Audience, now: datetime,
             for story_id, matches in _by(live, lambda m: m.story_id).items():
                 first = matches[0]
                 message = headline_message(first, [(item(m.commitment_id), m.terms) for m in matches],
-                                           names.get(first.feed_id, first.feed_id), _also(tx, story_id, names))
+                                           names.get(first.feed_id, first.feed_id), _also(store, story_id, names))
                 queued += send(f"match:{first.match_id}", message, [m.commitment_id for m in matches], story_id)
         tx.executemany("UPDATE matches SET announced = 1 WHERE id = ?", [(m.match_id,) for m in pending])
     return queued

@@ -66,12 +66,17 @@ class Runtime:
             raise ConfigError(problems)
         return cls(
             config_dir=config_dir,
-            db_path=Path(db_path or env.get("PLEDGEWATCH_DB") or config_dir / DB_FILE),
+            db_path=cls.default_db_path(env, config_dir, db_path),
             allow_private_hosts=truthy(env.get("PLEDGEWATCH_ALLOW_PRIVATE_HOSTS")),
             telegram_token=token, telegram_chat_id=chat,
             admin_ids=tuple(int(x) for x in raw_admins),
             api_base_url=(env.get("TELEGRAM_API_BASE_URL") or "").strip() or None,
         )
+
+    @staticmethod
+    def default_db_path(env: Mapping[str, str], config_dir: Path, explicit: str | None = None) -> Path:
+        """--db, else $PLEDGEWATCH_DB, else pledgewatch.sqlite3 in the config folder."""
+        return Path(explicit or env.get("PLEDGEWATCH_DB") or config_dir / DB_FILE)
 
     @property
     def mode(self) -> str:

@@ -16,8 +16,6 @@ from bot.model import Config
 from bot.statuses import effective_statuses
 from bot.store import Store
 
-DB_FILE = "pledgewatch.sqlite3"
-
 ENV_CONFIG_DIR = "PLEDGEWATCH_CONFIG_DIR"
 
 
@@ -54,8 +52,8 @@ class Context:
     @property
     def db_path(self) -> Path:
         """--db, else $PLEDGEWATCH_DB, else pledgewatch.sqlite3 in the config folder."""
-        explicit = getattr(self.args, "db", None)
-        return Path(explicit or self.env.get("PLEDGEWATCH_DB") or self.config_dir / DB_FILE)
+        from bot.app import Runtime  # the composition root owns the rule; imported late to keep this module light
+        return Runtime.default_db_path(self.env, self.config_dir, getattr(self.args, "db", None))
 
     def status_of(self, config: Config) -> StatusOf:
         """Effective statuses (TOML plus /mark history) when the bot's database exists; never creates it."""

@@ -16,7 +16,7 @@ failed (no attempt follows); :attr:`OutboxItem.failed_at` reads it under that na
 
 from __future__ import annotations
 
-import json
+import functools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -95,12 +95,16 @@ def enqueue(tx: sqlite3.Connection, chat_id: str, message: Message, ref: str, no
     return added
 
 
-def message_parts(html: str, text: str, limit: int = TELEGRAM_LIMIT) -> list[tuple[str, str]]:
-    """Pair HTML parts with plain parts; when the two split differently, plain parts come from the HTML."""
+@functools.lru_cache(maxsize=256)
+def message_parts(html: str, text: str, limit: int = TELEGRAM_LIMIT) -> tuple[tuple[str, str], ...]:
+    """Pair HTML parts with plain parts; when the two split differently, plain parts come from the HTML.
+
+    Cached: the announcer queues one message for the channel and every subscriber, and splitting is the
+    costly part of enqueueing (bench/scale.py)."""
     html_parts, text_parts = split_html(html, limit), split_text(text, limit)
     if len(html_parts) == len(text_parts):
-        return list(zip(html_parts, text_parts))
-    return [(part, visible_text(part)) for part in html_parts]
+        return tuple(zip(html_parts, text_parts))
+    return tuple((part, visible_text(part)) for part in html_parts)
 
 
 def due(store: Store, now: datetime, limit: int = 100) -> list[OutboxItem]:
