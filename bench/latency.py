@@ -42,7 +42,7 @@ from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.jobs import Jobs  # noqa: E402
 from bot.model import Feed  # noqa: E402
-from bot.parse import ParserPool  # noqa: E402
+from bot.parser_pool import ParserPool  # noqa: E402
 from bot.poller import FeedOutcome  # noqa: E402
 from bot.service import Service  # noqa: E402
 from bot.statuses import sync_toml_statuses  # noqa: E402

@@ -60,7 +60,8 @@ import feedgen  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.fetch import FetchPolicy, HttpFetcher  # noqa: E402
-from bot.parse import ParserPool, parse_feed  # noqa: E402
+from bot.parse import parse_feed  # noqa: E402
+from bot.parser_pool import ParserPool  # noqa: E402
 from bot.poller import Poller, PollSummary  # noqa: E402
 from bot.store import Store  # noqa: E402
 

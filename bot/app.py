@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.errors import ConfigError, Problem
 from bot.fetch import FetchPolicy, HttpFetcher
 from bot.model import Config
-from bot.parse import ParserPool
+from bot.parser_pool import ParserPool
 from bot.poller import Poller
 from bot.sender import UNLIMITED, RateLimits, Sender
 from bot.service import Service

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import ParsedFeed, ParserPool
+from bot.parse import ParsedFeed
+from bot.parser_pool import ParserPool
 from tests.support.corpus import CORPUS, corpus_files, http_headers, require_corpus
 
 PER_FILE_SECONDS = 5.0  # the slowest file takes ~20 ms; this only catches a runaway parse

@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.fetch import FetchPolicy, HttpFetcher
-from bot.parse import ParserPool
+from bot.parser_pool import ParserPool
 from bot.poller import Poller
 from bot.store import Store
 from tests.conftest import REPO

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bot.parse
-from bot.parse import ParsedEntry, ParserPool, html_to_text, normalize_link, normalize_title, parse_feed
+from bot.parse import ParsedEntry, html_to_text, normalize_link, normalize_title, parse_feed
+from bot.parser_pool import ParserPool
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 UTC = timezone.utc

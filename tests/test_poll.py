@@ -17,7 +17,8 @@ from bot.clock import FakeClock
 from bot.config import load_config
 from bot.fetch import FetchPolicy, HttpFetcher
 from bot.history import also_reported_by
-from bot.parse import ParsedFeed, ParserPool
+from bot.parse import ParsedFeed
+from bot.parser_pool import ParserPool
 from bot.poller import Poller, PollSummary
 from bot.store import Store
 from tests.support.feedserver import FeedServer

@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.config import check_config, load_config
 from bot.fetch import FetchPolicy, HttpFetcher
 from bot.model import SearchTemplate
-from bot.parse import ParserPool
+from bot.parser_pool import ParserPool
 from bot.poller import Poller, due_feeds
 from bot.search_feeds import search_feed_id
 from bot.search_syntax import search_url, translate

@@ -17,7 +17,7 @@ from bot.clock import FakeClock
 from bot.config import load_config
 from bot.errors import PledgewatchError
 from bot.fetch import FetchPolicy, HttpFetcher
-from bot.parse import ParserPool
+from bot.parser_pool import ParserPool
 from bot.poller import Poller
 from bot.query import check_query, parse_query
 from bot.store import Store

@@ -29,7 +29,8 @@ import pytest
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.fetch import FetchPolicy, HttpFetcher
-from bot.parse import TITLE_LIMIT, ParserPool
+from bot.parse import TITLE_LIMIT
+from bot.parser_pool import ParserPool
 from bot.poller import FeedOutcome, Poller
 from bot.store import Store
 from bot.subscriptions import subscribe
