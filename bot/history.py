@@ -36,11 +36,13 @@ class Ingest:
 
     feed_id: str
     state: FeedState
-    seen: Sequence[ParsedEntry]  # every entry in the fetched feed (refreshes last_seen)
+    seen: Sequence[ParsedEntry]  # every entry parsed from the fetched feed (refreshes last_seen)
     new: Sequence[ParsedEntry]  # the unseen ones, as returned by ``unseen``
     matches: Mapping[str, Sequence[EntryMatch]]  # by entry key
     now: datetime
     backfill_before: datetime | None = None  # first poll: older entries are recorded, not posted
+    also_seen: Sequence[str] = ()  # keys of entries still in the feed but not parsed again (known items)
+    items: Mapping[bytes, str | None] | None = None  # the feed's new item index; None: the body had none
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def ingest(store: Store, batch: Ingest) -> list[NewMatch]:
     now_text = to_db(batch.now)
     announced: list[NewMatch] = []
     with store.transaction() as tx:
-        keys = list({e.key for e in batch.seen})
+        keys = list({e.key for e in batch.seen} | set(batch.also_seen))
         for part in _chunks(keys):
             tx.execute(f"UPDATE entries SET last_seen = ? WHERE feed_id = ? AND key IN ({', '.join('?' * len(part))})",
                        [now_text, batch.feed_id, *part])
@@ -122,6 +124,7 @@ def ingest(store: Store, batch: Ingest) -> list[NewMatch]:
                     announced.append(NewMatch(int(cursor.lastrowid or 0), m.commitment_id, story_id, entry_id,
                                               batch.feed_id, entry.title, entry.link, published, m.terms))
         store.save_feed_state(batch.state, tx)
+        store.save_feed_items(batch.feed_id, batch.items, tx)
     return announced
 
 

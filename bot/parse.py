@@ -11,8 +11,8 @@ import codecs
 import hashlib
 import io
 import xml.sax
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin
@@ -20,10 +20,11 @@ from urllib.parse import urljoin
 import feedparser
 import feedparser.api
 
+from bot.feeditems import scan_items
 from bot.text import absolute_link, author_name, collapse_spaces, defuse_entities, html_to_text
 from bot.text import normalize_link, normalize_title, plain_text, truncate
 
-__all__ = ["ParsedEntry", "ParsedFeed", "parse_feed"]
+__all__ = ["ParsedEntry", "ParsedFeed", "parse_feed", "parse_items"]
 __all__ += ["html_to_text", "normalize_link", "normalize_title"]  # re-exported from bot.text
 
 SUMMARY_LIMIT = 2000
@@ -65,6 +66,11 @@ class ParsedFeed:
     bozo: bool
     bozo_reason: str | None
     is_feed: bool
+    items: tuple[tuple[bytes, str | None], ...] | None = None
+    """(digest, entry key or None) for each item parsed this time, from parse_items; None when the body
+    could not be split into items (not well-formed, say), so the next poll parses it whole again."""
+    skipped: tuple[bytes, ...] = ()
+    """Digests of the items parse_items left unparsed because the caller already had them."""
 
 
 def _failed(reason: str) -> ParsedFeed:
@@ -185,12 +191,8 @@ def _describe(exc: object, body: bytes) -> str:
     return truncate(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, 200)
 
 
-def _parse(body: bytes, headers: Mapping[str, str], url: str | None) -> ParsedFeed:
-    """parse_feed without the safety net, so the net stays one obvious line."""
-    if not isinstance(body, bytes):
-        body = bytes(body)
-    if not body or body.isspace():
-        return _failed("empty body")
+def _prepare(headers: Mapping[str, str], url: str | None) -> tuple[dict[str, str], str | None]:
+    """The headers as feedparser should see them, and the base URL links resolve against."""
     lowered = {str(name).lower(): str(value) for name, value in headers.items()}
     if lowered and "content-type" not in lowered:
         # Without this, feedparser would flag the feed and default to ISO-8859-1 rather than the
@@ -200,6 +202,11 @@ def _parse(body: bytes, headers: Mapping[str, str], url: str | None) -> ParsedFe
     if location := lowered.get("content-location", "").strip():
         base = urljoin(url, location) if url else location
         lowered["content-location"] = base  # let feedparser apply xml:base against an absolute URI
+    return lowered, base
+
+
+def _feedparse(body: bytes, lowered: dict[str, str], base: str | None) -> tuple[ParsedFeed, list[ParsedEntry | None]]:
+    """One feedparser run, with what became of each of its entries (None: skipped), in document order."""
     # A BytesIO, never bare bytes: feedparser tries bytes as a *file name* first, so a body
     # reading "/etc/passwd" or "/dev/zero" would be opened and read.
     result = feedparser.parse(
@@ -208,36 +215,73 @@ def _parse(body: bytes, headers: Mapping[str, str], url: str | None) -> ParsedFe
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    entries: list[ParsedEntry] = []
+    per_item: list[ParsedEntry | None] = []
     unreadable = 0
     for raw in result.get("entries") or ():
         try:
-            entry = _entry(raw, base)
+            per_item.append(_entry(raw, base))
         except Exception:  # one broken entry must not cost the others
             unreadable += 1
-            continue
-        if entry is not None:
-            entries.append(entry)
+            per_item.append(None)
+    entries = tuple(entry for entry in per_item if entry is not None)
     bozo = bool(result.get("bozo"))
     reason = _describe(result.get("bozo_exception"), body) if bozo else None
     if unreadable:
         bozo = True
         reason = reason or f"skipped {unreadable} unreadable entries"
     feed = result.get("feed") or {}
-    return ParsedFeed(
+    parsed = ParsedFeed(
         title=_title(feed),
         link=absolute_link(dict.get(feed, "link"), base),
-        entries=tuple(entries),
+        entries=entries,
         bozo=bozo,
         bozo_reason=reason,
         is_feed=bool(result.get("version")) or bool(entries),
     )
+    return parsed, per_item
+
+
+def _parse(body: bytes, headers: Mapping[str, str], url: str | None, known: Collection[bytes] | None) -> ParsedFeed:
+    """parse_feed and parse_items without the safety net, so the net stays one obvious line."""
+    if not isinstance(body, bytes):
+        body = bytes(body)
+    if not body or body.isspace():
+        return _failed("empty body")
+    lowered, base = _prepare(headers, url)
+    scan = None
+    if known is not None:
+        context = repr((url, base, lowered.get("content-type"), lowered.get("content-location"))).encode()
+        scan = scan_items(body, context)
+    if scan is None:
+        return _feedparse(body, lowered, base)[0]
+    keep = [index for index, digest in enumerate(scan.digests) if digest not in known] if known else None
+    text = body if keep is None or len(keep) == len(scan.digests) else scan.keeping(body, set(keep))
+    parsed, per_item = _feedparse(text, lowered, base)
+    kept = range(len(scan.digests)) if keep is None else keep
+    if parsed.bozo or len(per_item) != len(kept):
+        # feedparser saw the body differently from the scan (or not cleanly): trust it, and keep no index
+        return _feedparse(body, lowered, base)[0] if text is not body else parsed
+    items = tuple((scan.digests[index], entry.key if entry is not None else None)
+                  for index, entry in zip(kept, per_item))
+    kept_set = set(kept)
+    skipped = tuple(digest for index, digest in enumerate(scan.digests) if index not in kept_set)
+    return replace(parsed, items=items, skipped=skipped)
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str] | None = None, url: str | None = None) -> ParsedFeed:
     """Parse any bytes into a ParsedFeed without ever raising, because one hostile feed must not
     stop a poll of hundreds."""
     try:
-        return _parse(body, headers or {}, url)
+        return _parse(body, headers or {}, url, None)
+    except Exception as exc:
+        return _failed(f"parser failed: {type(exc).__name__}: {exc}"[:200])
+
+
+def parse_items(body: bytes, headers: Mapping[str, str] | None = None, url: str | None = None,
+                known: Collection[bytes] = ()) -> ParsedFeed:
+    """parse_feed for a feed polled before: items whose digest is in ``known`` (from an earlier result's
+    ``items``) are not parsed again, and the result says which were skipped. Never raises."""
+    try:
+        return _parse(body, headers or {}, url, known)
     except Exception as exc:
         return _failed(f"parser failed: {type(exc).__name__}: {exc}"[:200])

@@ -1,4 +1,4 @@
-"""The process pool that runs :func:`bot.parse.parse_feed` off the event loop.
+"""The process pool that runs :func:`bot.parse.parse_items` off the event loop.
 
 feedparser is pure Python and holds the GIL for ~20 ms per news feed, so parsing in the bot's own process
 would stall command replies during a big poll; worker processes (started lean, at lower priority) keep the
@@ -11,12 +11,12 @@ import asyncio
 import io
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from bot.parse import ParsedFeed, _failed, parse_feed
+from bot.parse import ParsedFeed, _failed, parse_items
 
 __all__ = ["ParserPool"]
 
@@ -32,7 +32,11 @@ is contended, so an idle machine parses as fast as before."""
 
 RECYCLE_AFTER = 500
 """Tasks per executor before it is replaced, bounding leaks in long-lived workers. Done by hand
-because max_tasks_per_child deadlocks queued work on Python 3.11 (CPython gh-115634)."""
+because max_tasks_per_child deadlocks queued work on Python 3.11 (CPython gh-115634). The swap waits
+for a moment with no parse in flight, up to RECYCLE_LIMIT tasks: replacing the workers in the middle
+of a 1,000-feed poll cost a fresh start (imports included) on both cores while feeds waited."""
+RECYCLE_LIMIT = 4
+"""Multiple of RECYCLE_AFTER at which the executor is replaced even if parses are in flight."""
 
 
 def _lower_priority() -> None:
@@ -102,7 +106,7 @@ except (ImportError, AttributeError):  # pragma: no cover - a Python without the
 
 
 class ParserPool:
-    """Runs parse_feed off the event loop in a process pool, so bot commands stay responsive during a big poll."""
+    """Runs parse_items off the event loop in a process pool, so bot commands stay responsive during a big poll."""
 
     def __init__(
         self,
@@ -120,13 +124,15 @@ class ParserPool:
         self._retries = max(0, retries)
         self._executor: ProcessPoolExecutor | None = None
         self._submitted = 0
+        self._in_flight = 0
         self._closed = False
 
     def _current(self) -> ProcessPoolExecutor:
-        """The live executor, started lazily and replaced after RECYCLE_AFTER tasks."""
+        """The live executor, started lazily and replaced after RECYCLE_AFTER tasks at an idle moment."""
         if self._closed:
             raise RuntimeError("ParserPool is closed")
-        if self._executor is not None and self._submitted >= self._recycle_after:
+        if self._executor is not None and self._submitted >= self._recycle_after and (
+                self._in_flight == 0 or self._submitted >= RECYCLE_LIMIT * self._recycle_after):
             self._retire(self._executor, cancel=False)
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self._workers, mp_context=_mp_context(),
@@ -141,22 +147,27 @@ class ParserPool:
             self._executor = None
         executor.shutdown(wait=False, cancel_futures=cancel)
 
-    async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
-        """Parse one body in a worker; a crashed worker costs a retry, never the whole pool."""
+    async def parse(self, body: bytes, headers: Mapping[str, str], url: str,
+                    known: Collection[bytes] = ()) -> ParsedFeed:
+        """Parse one body in a worker (see :func:`bot.parse.parse_items` for ``known``); a crashed worker
+        costs a retry, never the whole pool."""
         if self._closed:
             raise RuntimeError("ParserPool is closed")
-        plain_headers = dict(headers)
+        plain_headers, known = dict(headers), frozenset(known)
         if self._workers == 0 or len(body) < self._inline_below:
-            return await asyncio.to_thread(parse_feed, body, plain_headers, url)
+            return await asyncio.to_thread(parse_items, body, plain_headers, url, known)
         loop = asyncio.get_running_loop()
         for _ in range(self._retries + 1):
             executor = self._current()
+            self._in_flight += 1
             try:
-                return await loop.run_in_executor(executor, parse_feed, bytes(body), plain_headers, url)
+                return await loop.run_in_executor(executor, parse_items, bytes(body), plain_headers, url, known)
             except (BrokenProcessPool, OSError):  # OSError: a worker could not even be started
                 # Every task in flight fails with the one that killed the worker, so retry once
                 # in a fresh pool; a body that kills that one too is given up.
                 self._retire(executor, cancel=True)
+            finally:
+                self._in_flight -= 1
         return _failed("parser worker died while parsing this body")
 
     def close(self) -> None:

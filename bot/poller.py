@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,7 +50,9 @@ T = TypeVar("T")
 class Parser(Protocol):
     """Turns fetched bytes into entries; the real one runs in a process pool."""
 
-    async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed: ...
+    async def parse(self, body: bytes, headers: Mapping[str, str], url: str,
+                    known: Collection[bytes] = ()) -> ParsedFeed: ...
+    """``known``: digests of items parsed before (a ParsedFeed's ``items``), which need no parsing again."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,9 @@ class Poller:
         if same_url and body_hash == state.body_hash:
             await self._blocking(self.store.save_feed_state, fetched(body_hash))
             return FeedOutcome(feed.id, "unchanged")
-        parsed = await self.parser.parse(result.body, result.headers, result.final_url)
+        # The item index lets the parser skip the items this feed already showed us (bot.feeditems).
+        index = await self._blocking(self.store.feed_items, feed.id) if same_url else {}
+        parsed = await self.parser.parse(result.body, result.headers, result.final_url, index.keys())
         if not parsed.is_feed:
             reason = parsed.bozo_reason or "the response is not a feed"
             return await self._failed(feed, state, FetchError(url, f"not a feed ({reason})"))
@@ -182,7 +186,9 @@ class Poller:
         # entries older than `backfill` are recorded without posting.
         first = state.first_polled is None or feed.search is not None
         backfill = now - self.config.feeds.settings.backfill if first else None
-        batch = Ingest(feed.id, fetched(body_hash), parsed.entries, new, matches, now, backfill)
+        items = None if parsed.items is None else {**{d: index.get(d) for d in parsed.skipped}, **dict(parsed.items)}
+        also_seen = [key for d in parsed.skipped if (key := index.get(d))]
+        batch = Ingest(feed.id, fetched(body_hash), parsed.entries, new, matches, now, backfill, also_seen, items)
         announced = await self._blocking(ingest, self.store, batch)
         if parsed.bozo:
             log.debug("feed %s: malformed but usable (%s)", feed.id, parsed.bozo_reason)

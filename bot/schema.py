@@ -129,6 +129,14 @@ MIGRATIONS: list[str] = [
         sent_at TEXT NOT NULL
     );
     """,
+    # 4: each feed's item index (bot.feeditems): the digest of every item in its last parsed body and the
+    # entry key that item gave, so the next changed body is parsed only for the items that are new
+    """
+    CREATE TABLE feed_items (
+        feed_id TEXT PRIMARY KEY,
+        items TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -9,6 +9,7 @@ A read inside a transaction, on the thread that holds it, uses the write connect
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -129,6 +130,25 @@ class Store:
         else:
             with self.transaction() as tx:
                 tx.execute(sql, values)
+
+    def feed_items(self, feed_id: str) -> dict[bytes, str | None]:
+        """The feed's item index (digest -> entry key, None for an item that gave no entry); empty if unknown."""
+        rows = self.query("SELECT items FROM feed_items WHERE feed_id = ?", (feed_id,))
+        try:
+            stored = json.loads(rows[0][0]) if rows else {}
+            return {bytes.fromhex(digest): key if isinstance(key, str) else None for digest, key in stored.items()}
+        except (ValueError, TypeError, AttributeError):  # damaged: the next parse is a whole one and rewrites it
+            return {}
+
+    def save_feed_items(self, feed_id: str, items: Mapping[bytes, str | None] | None, conn: sqlite3.Connection) -> None:
+        """Replace the feed's item index inside ``conn``'s transaction (with the entries it vouches for);
+        None or empty removes it, so the next changed body is parsed whole."""
+        if not items:
+            conn.execute("DELETE FROM feed_items WHERE feed_id = ?", (feed_id,))
+            return
+        text = json.dumps({digest.hex(): key for digest, key in items.items()}, ensure_ascii=False)
+        conn.execute("INSERT INTO feed_items (feed_id, items) VALUES (?, ?) "
+                     "ON CONFLICT(feed_id) DO UPDATE SET items = excluded.items", (feed_id, text))
 
     def due_feed_ids(self, now: datetime) -> list[str]:
         """Feeds with state whose next poll has come (feeds without state are due too: the caller adds them)."""

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bot.parse
-from bot.parse import ParsedEntry, html_to_text, normalize_link, normalize_title, parse_feed
-from bot.parser_pool import ParserPool
+from bot.parse import ParsedEntry, html_to_text, normalize_link, normalize_title, parse_feed, parse_items
+from bot.parser_pool import RECYCLE_LIMIT, ParserPool
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 UTC = timezone.utc
@@ -390,8 +390,9 @@ async def test_pool_parses_in_worker_processes() -> None:
         results = await asyncio.gather(*(pool.parse(BIG_FEED, {}, "https://x.example/feed") for _ in range(4)))
         assert _new_children(before), "expected worker processes"
         small = await pool.parse(b'<rss version="2.0"><channel><title>s</title></channel></rss>', {}, "https://x/")
-    expected = parse_feed(BIG_FEED, {}, "https://x.example/feed")
+    expected = parse_items(BIG_FEED, {}, "https://x.example/feed")
     assert all(result == expected for result in results) and len(expected.entries) == 63
+    assert expected.items is not None and expected.entries == parse_feed(BIG_FEED, {}, "https://x.example/feed").entries
     assert small.title == "s"
 
 
@@ -408,7 +409,22 @@ async def test_inline_pool_and_small_bodies_use_no_processes() -> None:
 async def test_pool_recycles_executors_without_losing_work() -> None:
     async with ParserPool(2, inline_below=0, recycle_after=3) as pool:
         results = await asyncio.gather(*(pool.parse(BIG_FEED, {}, f"https://x/{i}") for i in range(10)))
+        executors: list[object] = []  # the objects themselves: an id() could be reused
+        for i in range(7):  # one at a time: the pool is idle between parses, so it recycles on time
+            results.append(await pool.parse(BIG_FEED, {}, f"https://x/{i}"))
+            if not any(pool._executor is e for e in executors):
+                executors.append(pool._executor)
     assert all(len(r.entries) == 63 for r in results)
+    assert len(executors) == 3  # 10 concurrent parses (within 4 x 3) left it to the first idle moment
+
+
+async def test_pool_does_not_recycle_while_parses_are_in_flight() -> None:
+    async with ParserPool(1, inline_below=0, recycle_after=2) as pool:
+        first = pool._current()
+        pool._in_flight = 1  # as if a parse were running: the swap waits, up to RECYCLE_LIMIT times the count
+        assert all(pool._current() is first for _ in range(RECYCLE_LIMIT * 2 - 1))
+        assert pool._current() is not first
+        pool._in_flight = 0
 
 
 async def _parse_while_killing(pool: ParserPool) -> bot.parse.ParsedFeed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -54,15 +54,17 @@ keywords = ['مہاجرین OR refugee*']
 
 
 class CountingParser:
-    """The real parser, counting how often it is asked to parse (to prove 304s parse nothing)."""
+    """The real parser, counting how often it is asked to parse (to prove 304s parse nothing) and keeping results."""
 
     def __init__(self) -> None:
         self.pool = ParserPool(0)
         self.calls = 0
+        self.results: list[ParsedFeed] = []
 
-    async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+    async def parse(self, body: bytes, headers: Mapping[str, str], url: str, known: Collection[bytes] = ()) -> ParsedFeed:
         self.calls += 1
-        return await self.pool.parse(body, headers, url)
+        self.results.append(result := await self.pool.parse(body, headers, url, known))
+        return result
 
 
 @dataclass
@@ -275,10 +277,10 @@ async def test_fault_matrix_leaves_healthy_feeds_unaffected(tmp_path):
 
 async def test_unexpected_error_in_one_feed_is_contained(tmp_path):
     class Exploding(CountingParser):
-        async def parse(self, body, headers, url):
+        async def parse(self, body, headers, url, known=()):
             if "bad" in url:
                 raise RuntimeError("parser bug")
-            return await super().parse(body, headers, url)
+            return await super().parse(body, headers, url, known)
 
     async with environment(tmp_path, {"bad": "/bad.xml", "good": "/good.xml"}) as env:
         env.poller.parser = Exploding()
