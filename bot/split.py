@@ -84,13 +84,23 @@ def html_length(html: str) -> int:
     return sum(t.width for t in _tokens_html(html))
 
 
+def _fits_raw(text: str, limit: int) -> bool:
+    """True when even the raw source fits: tags show as nothing and an entity never as more than its source,
+    so most messages skip tokenising, which cost more than half of a 931-match tick (bench/scale.py)."""
+    return limit >= 2 and len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit
+
+
 def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Cut Telegram HTML into parts of at most ``limit`` visible UTF-16 units, each valid on its own."""
+    if _fits_raw(html, limit):
+        return [html]
     return _split(_tokens_html(html), limit, html=True)
 
 
 def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Cut plain text (sent without parse_mode) into parts of at most ``limit`` UTF-16 units."""
+    if _fits_raw(text, limit):
+        return [text]
     return _split([_Token(ch, 2 if ord(ch) > 0xFFFF else 1, "char") for ch in text], limit, html=False)
 
 

@@ -151,3 +151,14 @@ def test_any_escaped_html_splits_into_valid_parts_losing_nothing(spans: list[tup
 def test_flags_are_never_cut_in_half() -> None:
     parts = split_html("🇵🇰🇦🇫" * 20, limit=10)
     assert all(len(p) % 2 == 0 and utf16_len(p) <= 10 for p in parts) and "".join(parts) == "🇵🇰🇦🇫" * 20
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", " ", "\n", "é", "😀", "ی", "<b>", "</b>", "&amp;", "&#128512;", "&x;", "<"]),
+                     max_size=40).map("".join), limit=st.integers(min_value=2, max_value=50))
+def test_the_fits_as_is_shortcut_gives_what_the_full_split_gives(text: str, limit: int) -> None:
+    from bot.split import _split, _Token, _tokens_html
+
+    assert split_html(text, limit) == _split(_tokens_html(text), limit, html=True)
+    plain = [_Token(ch, 2 if ord(ch) > 0xFFFF else 1, "char") for ch in text]
+    assert split_text(text, limit) == _split(plain, limit, html=False)
