@@ -7,8 +7,9 @@ figures are measured the same way everywhere:
 * :func:`parse_args` gives every script the same ``--quick`` flag (a smaller run, under a minute);
 * :func:`print_table` and :func:`result_line` print what people and tools read;
 * :class:`TreeSampler` follows the peak RSS of this process and its descendants (the parser workers are
-  the forkserver's children, so ``RUSAGE_CHILDREN`` cannot see them), and :func:`reset_peak_rss` lets a
-  phase measure its own peak rather than the one left by building its fixtures;
+  the forkserver's children, so ``RUSAGE_CHILDREN`` cannot see them), and on request their CPU and this
+  process's CPU by thread; :func:`reset_peak_rss` lets a phase measure its own peak rather than the one
+  left by building its fixtures;
 * :class:`LoadWatch` says how much CPU *other* processes took during a timed phase: the machine has two
   cores and is shared, and a figure taken while someone else's test suite runs must say so;
 * :class:`CorpusServer` serves bench/feedgen.py's feeds from a separate process, and
@@ -34,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -213,32 +214,62 @@ class TreeSampler:
     Two figures: ``peak_sum_mb``, the largest sum of *current* RSS seen in one sample (what the bot costs the
     machine at its worst moment, up to the sampling gap), and ``peak_hwm_mb``, the sum over live processes of
     the kernel's own per-process peak (VmHWM), which cannot miss a short spike but may add peaks that never
-    coincided. Reset the marks with :func:`reset_peak_rss` before a phase to exclude set-up work."""
+    coincided. Reset the marks with :func:`reset_peak_rss` before a phase to exclude set-up work.
 
-    def __init__(self, exclude: Iterable[int] = (), interval: float = 0.05) -> None:
+    ``include_self=False`` samples the descendants only. Every sample also keeps each process's last CPU
+    reading (:meth:`cpu_seconds`: a process that exits between samples loses at most ``interval`` of CPU),
+    and, given ``thread_role`` (a Thread -> label function), each of this process's threads' CPU by role
+    (:meth:`thread_roles`; the sampler's own thread is "sampler"), kept after a thread ends."""
+
+    def __init__(self, exclude: Iterable[int] = (), interval: float = 0.05, *, include_self: bool = True,
+                 thread_role: Callable[[threading.Thread], str] | None = None) -> None:
         self.exclude = set(exclude)
         self.interval = interval
+        self.include_self = include_self
+        self.thread_role = thread_role
         self.peak_sum_kb = 0
         self.peak_hwm_kb = 0
         self.peak_processes = 0
         self.by_pid_hwm: dict[int, int] = {}
+        self.cpu_by_pid: dict[int, float] = {}  # last CPU reading of every process sampled, kept after it exits
+        self.threads: dict[int, tuple[str, float]] = {}  # thread id -> (role, last CPU reading), with thread_role
+        self._lock = threading.Lock()  # sample() may be called from another thread while the sampler runs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def sample(self) -> None:
         """Take one sample now."""
-        pids = [os.getpid(), *(p for p in descendants() if p not in self.exclude)]
-        current = hwm = 0
-        for pid in pids:
-            got = proc_sample(pid)
-            if got is None:
-                continue
-            current += got[1]
-            self.by_pid_hwm[pid] = max(self.by_pid_hwm.get(pid, 0), got[2])
-            hwm += got[2]
-        self.peak_sum_kb = max(self.peak_sum_kb, current)
-        self.peak_hwm_kb = max(self.peak_hwm_kb, hwm)
-        self.peak_processes = max(self.peak_processes, len(pids))
+        with self._lock:
+            pids = [os.getpid()] if self.include_self else []
+            pids += [p for p in descendants() if p not in self.exclude]
+            current = hwm = 0
+            for pid in pids:
+                got = proc_sample(pid)
+                if got is None:
+                    continue
+                self.cpu_by_pid[pid] = got[0]
+                current += got[1]
+                self.by_pid_hwm[pid] = max(self.by_pid_hwm.get(pid, 0), got[2])
+                hwm += got[2]
+            self.peak_sum_kb = max(self.peak_sum_kb, current)
+            self.peak_hwm_kb = max(self.peak_hwm_kb, hwm)
+            self.peak_processes = max(self.peak_processes, len(pids))
+            if self.thread_role is not None:
+                for tid, (thread, cpu) in thread_times().items():
+                    if thread is not None:  # None: not a Python thread, or just ended (its last reading stays)
+                        role = "sampler" if thread is self._thread else self.thread_role(thread)
+                        self.threads[tid] = (role, cpu)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the sampled processes (their last readings), for differences across a phase."""
+        return sum(self.cpu_by_pid.values())
+
+    def thread_roles(self) -> dict[str, float]:
+        """CPU seconds of this process's threads by role (needs ``thread_role``), for differences across a phase."""
+        roles: dict[str, float] = {}
+        for role, cpu in self.threads.values():
+            roles[role] = roles.get(role, 0.0) + cpu
+        return roles
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -361,71 +392,126 @@ def wait_quiet(label: str, limit: float, share: float = 0.15) -> float:
     while True:
         load = other_load()
         if load < share:
+            if (waited := time.perf_counter() - started) > 1.5:
+                print(f"  (waited {waited:.0f} s for the machine to go quiet before {label})")
             return load
         if time.perf_counter() - started > limit:
             print(f"  (other processes still use {load:.2f} cores before {label}; measuring anyway)")
             return load
 
 
+# --- servers in their own processes, driven over a pipe ---------------------------------------------
+
+class _PipeProcess:
+    """A server in a spawned process that answers one reply per command sent over a pipe."""
+
+    def _start(self, target: Callable[..., None], name: str, *args: object) -> Any:
+        """Spawn ``target(conn, *args)`` and return the first thing it sends (its address)."""
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._lock = threading.Lock()
+        self.process = ctx.Process(target=target, args=(child, *args), name=name, daemon=True)
+        self.process.start()
+        return self._conn.recv()
+
+    def call(self, *command: object) -> Any:
+        """One request/reply over the pipe (thread-safe)."""
+        with self._lock:
+            self._conn.send(command)
+            return self._conn.recv()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.call("stop")
+        self.process.join(10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # --- the feed corpus, served from its own process -------------------------------------------------
 
 def _serve_corpus(conn: Connection, n_feeds: int, seed: int, indices: list[int] | None,
-                  bump: int) -> None:  # runs in the server process
+                  bump: int, nagle: bool = False) -> None:  # runs in the server process
     """Serve feedgen's corpus (only ``indices`` if given; ``bump`` newer entries on each) until told to stop."""
     import feedgen
     from tests.support import feedserver
     from tests.support.feedserver import FeedServer
 
     # The stdlib handler leaves Nagle on and writes headers and body apart, so each kept-alive response
-    # waits ~40 ms for a delayed ACK; real servers (nginx: tcp_nodelay on) don't. Off, in this process only.
-    feedserver._Handler.disable_nagle_algorithm = True
-    corpus = feedgen.Corpus(n_feeds, seed)
-    with FeedServer(LOOPBACK) as server:
+    # waits ~40 ms for a delayed ACK; real servers (nginx: tcp_nodelay on) don't. Off (unless ``nagle``),
+    # in this process only.
+    feedserver._Handler.disable_nagle_algorithm = not nagle
+
+    def load(server: FeedServer) -> feedgen.Corpus:
+        corpus = feedgen.Corpus(n_feeds, seed)
         for spec in corpus.feeds:
             if indices is not None and spec.index not in indices:
                 continue
             body = corpus.add_entries(spec.index, bump) if bump else corpus.body(spec.index)
             server.add(spec.path, body, content_type=spec.content_type, gzip=spec.gzip)
-            corpus.forget(spec.index)
+            corpus.forget(spec.index)  # FeedServer holds the bytes; don't keep a second copy
+        return corpus
+
+    with FeedServer(LOOPBACK) as server:
+        corpus = load(server)
         conn.send(server.port)
         while True:
-            command = conn.recv()
+            command, *args = conn.recv()
             if command == "requests":
                 conn.send(len(server.requests()))
+            elif command == "update":  # (feed indices, count): count newer entries on top of each
+                changed, count = args
+                for index in changed:
+                    server.update(corpus.feeds[index].path, corpus.add_entries(index, count))
+                    corpus.forget(index)
+                conn.send(len(changed))
+            elif command == "reset":  # every feed back to the bytes it was served with at start
+                corpus = load(server)
+                conn.send(True)
+            elif command == "stats":  # this process's CPU and peak RSS; requests since the last "stats"
+                requests = len(server.requests())
+                server.reset_stats()
+                conn.send({"cpu": _cpu_self(), "requests": requests,
+                           "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
             elif command == "stop":
                 conn.send(True)
                 return
 
 
-class CorpusServer:
-    """bench/feedgen.py's feeds on a FeedServer (tests/support/feedserver.py) in a spawned process."""
+class CorpusServer(_PipeProcess):
+    """bench/feedgen.py's feeds on a FeedServer (tests/support/feedserver.py) in a spawned process.
 
-    def __init__(self, n_feeds: int, seed: int, *, indices: Sequence[int] | None = None, bump: int = 0) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve_corpus, name="feedserver", daemon=True,
-                                   args=(child, n_feeds, seed, list(indices) if indices is not None else None, bump))
-        self.process.start()
-        self.port: int = self._conn.recv()
+    ``nagle=True`` leaves the stock handler's Nagle algorithm on (see _serve_corpus)."""
+
+    def __init__(self, n_feeds: int, seed: int, *, indices: Sequence[int] | None = None, bump: int = 0,
+                 nagle: bool = False) -> None:
+        self.port: int = self._start(_serve_corpus, "feedserver", n_feeds, seed,
+                                     list(indices) if indices is not None else None, bump, nagle)
 
     def url(self, path: str) -> str:
         return f"http://{LOOPBACK}:{self.port}{path}"
 
     def requests(self) -> int:
-        self._conn.send("requests")
-        return int(self._conn.recv())
+        """Requests served so far (since the last :meth:`stats`)."""
+        return int(self.call("requests"))
 
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self._conn.send("stop")
-            self._conn.recv()
-        self.process.join(10)
+    def update(self, indices: Iterable[int], count: int) -> None:
+        """Put ``count`` newer entries on top of each of those feeds (feedgen's ``add_entries``)."""
+        self.call("update", list(indices), count)
 
-    def __enter__(self) -> CorpusServer:
-        return self
+    def reset(self) -> None:
+        """Every feed back to the bytes it was served with at start."""
+        self.call("reset")
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def stats(self) -> dict[str, Any]:
+        """The server process's CPU seconds (``cpu``) and peak RSS (``maxrss_mb``), and the ``requests`` served
+        since the previous call (the count then starts again)."""
+        stats: dict[str, Any] = self.call("stats")
+        return stats
 
 
 def feeds_toml(specs: Iterable[Any], url: Callable[[str], str], international_filter: str | None = None,
@@ -498,22 +584,11 @@ def _cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-class TelegramProcess:
+class TelegramProcess(_PipeProcess):
     """tests/support/fake_telegram.py's FakeTelegram in a spawned process, driven over a pipe."""
 
     def __init__(self, options: TelegramOptions = TelegramOptions()) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._lock = threading.Lock()
-        self.process = ctx.Process(target=_serve_telegram, args=(child, options), name="fake-telegram", daemon=True)
-        self.process.start()
-        self.token, self.base_url = self._conn.recv()
-
-    def call(self, *command: object) -> Any:
-        """One request/reply over the pipe (thread-safe)."""
-        with self._lock:
-            self._conn.send(command)
-            return self._conn.recv()
+        self.token, self.base_url = self._start(_serve_telegram, "fake-telegram", options)
 
     def push(self, chat_id: int, user_id: int, text: str) -> None:
         """A user writes ``text`` to the bot in private chat ``chat_id``; the push time is taken in the server."""
@@ -538,17 +613,6 @@ class TelegramProcess:
         stats: dict[str, Any] = self.call("stats")
         return stats
 
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self.call("stop")
-        self.process.join(10)
-
-    def __enter__(self) -> TelegramProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 # --- profiling (optional: py-spy is not a project dependency; pip install py-spy) -------------------
 
@@ -567,6 +631,7 @@ class PySpy:
                    "--threads", "--output", str(self.path), "--nonblocking"]
         if gil_only:
             command.append("--gil")
+        self.rate, self.gil_only = rate, gil_only
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # let it attach before the phase starts
 
@@ -597,7 +662,8 @@ class PySpy:
                 inclusive[name] = inclusive.get(name, 0) + n
             own[names[-1]] = own.get(names[-1], 0) + n
         print(f"  py-spy: samples per thread: " + ", ".join(f"{t} {n}" for t, n in sorted(threads.items(), key=lambda kv: -kv[1])))
-        print(f"  raw stacks in {self.path}; {total} samples{' in ' + thread_filter if thread_filter else ''}")
+        print(f"  raw stacks in {self.path}; {total} samples{' in ' + thread_filter if thread_filter else ''}"
+              f" ({total / self.rate:.1f} s{' holding the GIL' if self.gil_only else ''} at {self.rate} Hz)")
         print("  inclusive:")
         for name, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
             print(f"    {100 * n / max(total, 1):5.1f}%  {name}")
@@ -614,19 +680,27 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})"
 
 
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds of each live thread of this process, by thread name (numbered suffixes merged: pool_0, pool_1 -> pool)."""
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    out: dict[str, float] = {}
+def thread_times() -> dict[int, tuple[threading.Thread | None, float]]:
+    """Each live thread of this process by native id: its Thread (None if threading does not know it) and CPU seconds."""
+    threads = {t.native_id: t for t in threading.enumerate()}
+    out: dict[int, tuple[threading.Thread | None, float]] = {}
     for tid in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{tid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = names.get(int(tid), "other")
+        out[int(tid)] = (threads.get(int(tid)), (int(fields[11]) + int(fields[12])) / TICK)
+    return out
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by thread name (numbered suffixes merged: pool_0, pool_1 -> pool)."""
+    out: dict[str, float] = {}
+    for thread, cpu in thread_times().values():
+        name = thread.name if thread is not None else "other"
         base = name.rstrip("0123456789").rstrip("_-") if name[-1:].isdigit() else name
-        out[base] = out.get(base, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+        out[base] = out.get(base, 0.0) + cpu
     return out
 
 
