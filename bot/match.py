@@ -4,8 +4,9 @@ Checking every query against every entry one by one would cost a pattern pass pe
 entry. Instead :class:`Matcher` indexes a whole batch of documents once (title, summary and
 categories, folded by :mod:`bot.query_fold` and tokenized with ``unicode61 remove_diacritics 2``),
 then runs one FTS5 MATCH per target — the target's queries OR-ed together — and reads the words
-that made each document match from FTS5's ``highlight()``. The same class serves the feed-level
-keyword filter (a single target) and :func:`matches` serves one-off checks.
+that made each document match from FTS5's ``highlight()``. With several targets, :mod:`bot.match_prune`
+first skips those whose words the batch provably lacks (most targets, in most batches). The same class
+serves the feed-level keyword filter (a single target) and :func:`matches` serves one-off checks.
 
 A Matcher owns one SQLite connection. It may be created in one thread and used in another, but
 only one thread may use it at a time.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from bot.errors import QueryError
+from bot.match_prune import PRUNE_MIN_TARGETS, Pruner
 from bot.query import FTS5_COLUMNS, FTS5_TOKENIZER, Query
 from bot.query_fold import Folded, fold_key, fold_with_origins
 
@@ -81,6 +83,12 @@ class Matcher:
             except sqlite3.Error:
                 self.close()
                 raise QueryError(f"the keywords of {name!r} cannot be searched; check each query", None) from None
+        self._pruner: Pruner | None = None
+        if len(self._targets) >= PRUNE_MIN_TARGETS:
+            try:
+                self._pruner = Pruner(self._connection, [targets[name] for name, _ in self._targets])
+            except sqlite3.Error:  # e.g. an SQLite without fts5vocab: running every target gives the same hits
+                self._pruner = None
 
     def match(self, docs: Sequence[Document]) -> list[Hit]:
         """Index ``docs`` once, run each target's expression over them, and return hits in (doc, target) order."""
@@ -95,8 +103,9 @@ class Matcher:
                 connection.executemany(statement, rows)
             connection.execute("COMMIT")
             found: list[tuple[int, int, tuple[str, ...]]] = []
-            for index, (_name, expression) in enumerate(self._targets):
-                for row, *marked in connection.execute(_SELECT, (expression,)):
+            possible = range(len(self._targets)) if self._pruner is None else self._pruner.possible(connection)
+            for index in possible:
+                for row, *marked in connection.execute(_SELECT, (self._targets[index][1],)):
                     found.append((row, index, _hit_terms(folded[row], marked)))
         finally:
             if connection.in_transaction:

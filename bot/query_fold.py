@@ -101,22 +101,52 @@ def _fold_char(ch: str) -> str:
     return _LETTERS.get(ch, ch)
 
 
+class _FoldTable(dict[int, str]):
+    """Code point -> folded text for ``str.translate``, filled on demand so folding runs at C speed."""
+
+    def __missing__(self, code: int) -> str:
+        """Fold a character not seen yet and classify it, so later texts can skip translating or mapping origins."""
+        ch = chr(code)
+        folded = _fold_char(ch)
+        if len(self) >= _TABLE_LIMIT:
+            self.clear()  # hostile text can hold any number of distinct characters; keep memory bounded
+            _UNCHANGED.clear()
+        if folded == ch:
+            _UNCHANGED.add(ch)
+        elif len(folded) != 1:
+            _IRREGULAR.add(ch)
+        self[code] = folded
+        return folded
+
+
+_TABLE_LIMIT = 8192
+_TABLE = _FoldTable()
+# Characters in _TABLE that fold to themselves: text made only of these is already folded (checking is 4x cheaper).
+_UNCHANGED: set[str] = set()
+# Characters seen so far that fold to zero or several characters. Never cleared (Unicode has only ~840 of them),
+# so every character ever translated through _TABLE is accounted for here.
+_IRREGULAR: set[str] = set()
+
+
 def fold(text: str) -> str:
     """Fold ``text`` for matching; queries use this so their terms meet documents on equal terms."""
     if text.isascii():
-        return text.translate(_ASCII_TABLE)
-    return "".join(_fold_char(ch) for ch in text)
+        return text if text.isprintable() else text.translate(_ASCII_TABLE)  # ASCII: only controls change
+    if _UNCHANGED.issuperset(text):
+        return text
+    return text.translate(_TABLE)
 
 
 def fold_with_origins(text: str) -> Folded:
     """Fold ``text`` and remember where each folded character came from, for verbatim highlights."""
     if text.isascii():
-        return Folded(text, text.translate(_ASCII_TABLE), None)
-    pieces = [_fold_char(ch) for ch in text]
-    folded = "".join(pieces)
-    if len(folded) == len(text) and all(len(piece) == 1 for piece in pieces):
+        return Folded(text, fold(text), None)
+    if _UNCHANGED.issuperset(text):
+        return Folded(text, text, None)
+    folded = text.translate(_TABLE)  # classifies every character of text into _IRREGULAR first
+    if _IRREGULAR.isdisjoint(text):
         return Folded(text, folded, None)
-    origins = tuple(index for index, piece in enumerate(pieces) for _ in piece)
+    origins = tuple(index for index, ch in enumerate(text) for _ in _fold_char(ch))
     return Folded(text, folded, origins)
 
 

@@ -6,10 +6,14 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot.config import load_config
 from bot.errors import QueryError
 from bot.match import Document, Hit, Matcher, matches
 from bot.query import Query, parse_query
+from tests.conftest import REPO
 
 TRADE_PLEDGE = '(trade OR transit OR APTTA OR "customs post*") NOT (cricket OR T20 OR "world cup")'
 
@@ -217,3 +221,140 @@ def test_matcher_can_move_to_another_thread() -> None:
         worker.start()
         worker.join()
     assert results == [[Hit("a", "t", ("trade",))]]
+
+
+# --- skipping targets that cannot match (bot.match_prune) -------------------------------------------
+
+WORDS = ["trade", "transit", "Trade", "TRANSIT", "café", "cafe", "Kâbul", "kabul", "border", "refugees", "refugee",
+         "cricket", "joint", "intelligence", "پاکستان", "پاکـستانِ", "افغانستان", "كتاب", "کتاب", "۲۰۲۴", "2024",
+         "U.S."]
+QUERY_WORDS = ["trade", "transit", "cafe", "café", "kabul", "border", "refugee", "cricket", "joint", "intelligence",
+               "پاکستان", "افغانستان", "کتاب", "2024", "U.S.", "absent", "نیست"]
+
+
+def _term(draw: st.DrawFn) -> str:
+    """A word or phrase, sometimes a prefix (its last word cut short)."""
+    words = draw(st.lists(st.sampled_from(QUERY_WORDS), min_size=1, max_size=2))
+    prefix = draw(st.integers(0, 3)) == 0
+    if prefix:
+        words[-1] = words[-1][: max(2, len(words[-1]) - 2)]
+    text = words[0] if len(words) == 1 else '"' + " ".join(words) + '"'
+    return text + ("*" if prefix else "")
+
+
+@st.composite
+def queries(draw: st.DrawFn, depth: int = 2) -> str:
+    """Random keyword queries using every operator, nested a little."""
+    kind = draw(st.sampled_from(["term", "term", "and", "or", "not", "near"] if depth else ["term"]))
+    if kind == "term":
+        return _term(draw)
+    if kind == "near":
+        return f"NEAR({_term(draw)} {_term(draw)}, {draw(st.integers(0, 4))})"
+    left, right = draw(queries(depth - 1)), draw(queries(depth - 1))
+    return f"({left}) {kind.upper()} ({right})"
+
+
+def _valid(texts: list[str]) -> list[Query]:
+    """Parse what parses (a prefix cut can leave a term FTS5 would not take); the rest is not the point here."""
+    parsed = []
+    for text in texts:
+        try:
+            parsed.append(parse_query(text))
+        except QueryError:
+            pass
+    return parsed
+
+
+SENTENCES = st.lists(st.sampled_from(WORDS + ["and", "the", "x"]), max_size=8).map(" ".join)
+DOCS = st.lists(st.tuples(SENTENCES, SENTENCES, st.lists(SENTENCES, max_size=2)), min_size=1, max_size=6)
+
+
+def _all_targets_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switch pruning off for Matchers built from now on."""
+    monkeypatch.setattr("bot.match.PRUNE_MIN_TARGETS", 10**9)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(queries(), min_size=1, max_size=3), min_size=4, max_size=8), DOCS)
+def test_skipping_targets_never_changes_the_hits(texts: list[list[str]], rows: list[tuple[str, str, list[str]]]) -> None:
+    targets = {f"t{index}": _valid(group) for index, group in enumerate(texts)}
+    docs = [Document(str(index), title, summary, tuple(cats)) for index, (title, summary, cats) in enumerate(rows)]
+    with Matcher(targets) as pruned:
+        got = pruned.match(docs)
+    with pytest.MonkeyPatch.context() as patch:
+        _all_targets_run(patch)
+        with Matcher(targets) as plain:
+            assert plain._pruner is None
+            assert got == plain.match(docs)
+
+
+@pytest.fixture
+def commitments() -> dict[str, list[Query]]:
+    """Every keyword query of the bundled commitments.toml, as the poller compiles them."""
+    config = load_config(REPO)
+    return {c.id: [parse_query(q) for q in c.keywords] for c in config.catalog.commitments if c.keywords}
+
+
+NEWS = [
+    Document("a", "Pakistan, Afghanistan agree to reopen Torkham for transit trade", "Talks in Kabul", ("Trade",)),
+    Document("b", "Pakistan beat Afghanistan in T20 cricket thriller, trade barbs"),
+    Document("c", "Joint intelligence cell: Islamabad and Kabul to share information", "Afghan officials said"),
+    Document("d", "پاکستان اور افغانستان کے درمیان تجارت", "طورخم سرحد کھول دی گئی"),
+    Document("e", "Weather: rain expected in Lahore", "The Met office said showers would continue", ("Weather",)),
+    Document("f", "Afghan refugees return from Pakistan under repatriation plan", "UNHCR joint proposal"),
+]
+
+
+def test_bundled_commitments_give_the_same_hits_with_and_without_skipping(
+    commitments: dict[str, list[Query]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = [NEWS, NEWS[4:5], NEWS[:2], [NEWS[3]], NEWS[::-1]]
+    with Matcher(commitments) as pruned:
+        got = [pruned.match(batch) for batch in batches]
+    _all_targets_run(monkeypatch)
+    with Matcher(commitments) as plain:
+        assert got == [plain.match(batch) for batch in batches]
+    assert got[0] and not got[1]
+
+
+RUN_TARGET = "SELECT rowid, highlight"  # the start of the Matcher's per-target query, as SQLite traces it
+
+
+def test_unrelated_batches_skip_every_bundled_target(commitments: dict[str, list[Query]]) -> None:
+    with Matcher(commitments) as matcher:
+        ran: list[str] = []
+        connection = matcher._connection
+        assert connection is not None and matcher._pruner is not None
+        connection.set_trace_callback(lambda sql: ran.extend([sql] if sql.startswith(RUN_TARGET) else []))
+        assert matcher.match([NEWS[4]]) == []
+        assert ran == []
+        assert [hit.target for hit in matcher.match([NEWS[0]])]
+        assert 0 < len(ran) < len(commitments)
+
+
+def test_hand_made_queries_are_never_skipped() -> None:
+    odd = Query(text="nothing like the expression", fts='"trade"', terms=())
+    targets = {"odd": [odd], **{f"t{i}": [parse_query(f"word{i}")] for i in range(4)}}
+    with Matcher(targets) as matcher:
+        assert matcher.match([Document("a", "trade")]) == [Hit("a", "odd", ("trade",))]
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "hit"),
+    [
+        ('"customs post"*', "customs postal union", True),
+        ('"customs post"*', "customs office post", False),  # not skipped (both words occur), FTS5 says no
+        ('"customs post"*', "customs imposts", False),
+        ("refugee* NOT cricket", "refugees and cricket", False),
+        ("trade NOT absentword", "trade deal", True),
+        ("NEAR(imran ghani, 2)", "Imran met Ghani", True),
+        ("NEAR(imran ghani, 2)", "Imran only", False),
+        ("پاکستان AND کتاب*", "پاکـــستانِ كتابها", True),
+        ("cafe AND 2024", "Café ٢٠٢٤", True),
+    ],
+)
+def test_skipping_agrees_with_fts5_on_each_operator(query: str, title: str, hit: bool) -> None:
+    targets = {"q": [parse_query(query)], **{f"filler{i}": [parse_query(f"filler{i}")] for i in range(4)}}
+    with Matcher(targets) as matcher:
+        assert matcher._pruner is not None
+        assert bool(matcher.match([Document("d", title)])) is hit
