@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from urllib.parse import urlsplit
@@ -59,8 +60,10 @@ async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
             return
 
 
+@lru_cache(maxsize=4096)
 def _target(url: str) -> httpx.URL | Path:
-    """An http(s) URL or a local path, or FetchError naming the URL and the forms that are valid."""
+    """An http(s) URL or a local path, or FetchError naming the URL and the forms that are valid.
+    Cached (a refused URL is not: lru_cache keeps no exceptions): the same feed URLs come back every poll."""
     text = url.strip()
     if not text:
         raise FetchError(url, f"empty feed URL; {VALID_URLS}")

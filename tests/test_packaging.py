@@ -55,3 +55,11 @@ def test_env_example_names_every_variable_the_code_reads():
     assert read, "expected the code to read environment variables"
     for name in read:
         assert name in example and name in README, name
+
+
+def test_sniffio_is_installed_so_httpcore_does_not_rescan_sys_path_per_request() -> None:
+    # httpcore imports sniffio for every lock it makes; a failed import is not cached, so without the
+    # package each feed request spent ~300 us of event-loop time searching sys.path (bench/poll.py).
+    import sniffio
+
+    assert sniffio.current_async_library  # the function httpcore calls
