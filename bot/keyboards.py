@@ -161,7 +161,10 @@ def list_filters(catalog: Catalog) -> list[str]:
 
 def parse_callback(data: str | None, catalog: Catalog) -> Action | None:
     """The action a button asks for, or None when the data is not exactly something we could have sent."""
-    if not data or len(data.encode("utf-8")) > MAX_DATA_BYTES:
+    try:
+        if not data or len(data.encode("utf-8")) > MAX_DATA_BYTES:
+            return None
+    except UnicodeEncodeError:  # a lone surrogate: JSON can carry one, we never send one
         return None
     if data == NOOP:
         return Noop()

@@ -97,6 +97,8 @@ def assert_refused_or_exactly_ours(data: str, catalog: Catalog) -> None:
 @example("o:" + "~" * 70)
 @example("l:10000:")
 @example("cur:e:9223372036854775808:bulk-00")
+@example("\ud800")  # a lone surrogate (JSON can carry one) once crashed the byte-length check
+@example("o:\udfff")
 def test_any_string_is_refused_unless_it_is_exactly_our_button(catalog: Catalog, data: str) -> None:
     assert_refused_or_exactly_ours(data, catalog)
 
