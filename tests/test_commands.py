@@ -32,8 +32,8 @@ from bot.store import Store
 from bot.subscriptions import subscribe, subscribers, subscriptions, unsubscribe
 from bot.telegram_transport import to_markup
 from bot.telegram_app import BotServices, build_application, polling
-from tests.conftest import MINIMAL_COMMITMENTS
 from tests.support.fake_telegram import FakeTelegram, Message
+from tests.support.fixtures import MINIMAL_COMMITMENTS
 
 ADMIN, USER, GROUP = 1001, 2002, -3003
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)  # 14:00 in Asia/Karachi

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, time, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.config import check_config, load_config
 from bot.errors import ConfigError
 from bot.model import Status
-from tests.conftest import MINIMAL_COMMITMENTS, MINIMAL_FEEDS
-
-
-def problems_for(tmp_path: Path, commitments: str = MINIMAL_COMMITMENTS, feeds: str = MINIMAL_FEEDS) -> list[str]:
-    (tmp_path / "commitments.toml").write_text(commitments, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
-    return [str(p) for p in check_config(tmp_path)[1]]
-
-
-def only(problems: list[str]) -> str:
-    assert len(problems) == 1, problems
-    return problems[0]
+from tests.support.fixtures import MINIMAL_COMMITMENTS, MINIMAL_FEEDS, only, problems_for
 
 
 def test_minimal_files_load(config_dir):

@@ -16,7 +16,6 @@ import pytest
 from bot import cli_export
 from bot.agenda import standing
 from bot.cli import build_parser, main
-from bot.cli_context import Context
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.curation import record_verdict
@@ -30,6 +29,7 @@ from bot.statuses import StatusChange, mark, sync_toml_statuses
 from bot.store import Store
 from bot.views import commitment_json
 from tests.conftest import REPO
+from tests.support.cli import run_command
 
 NOW = datetime(2020, 12, 1, 6, 0, tzinfo=timezone.utc)
 SYNCED = datetime(2020, 11, 20, 8, 0, tzinfo=timezone.utc)
@@ -38,16 +38,7 @@ MARKED = datetime(2020, 11, 25, 12, 0, tzinfo=timezone.utc)
 
 def run(*argv: str, env: dict[str, str] | None = None, now: datetime = NOW) -> tuple[int, str, str]:
     """The export command through argparse exactly as the lead wires it, independent of bot/cli.py."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config-dir", metavar="DIR", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="pledgewatch", parents=[common])
-    cli_export.register(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(list(argv))
-    if not hasattr(args, "config_dir"):
-        args.config_dir = None
-    out, err = io.StringIO(), io.StringIO()
-    code = args.func(Context(args, env or {}, FakeClock(now), out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_command(cli_export.register, argv, clock=FakeClock(now), env=env)
 
 
 def entry(n: int, title: str, published: datetime) -> ParsedEntry:

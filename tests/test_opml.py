@@ -12,13 +12,13 @@ import pytest
 
 from bot import cli_feeds
 from bot.cli import build_parser, main
-from bot.cli_context import Context
 from bot.clock import FakeClock
 from bot.config import load_feed_catalog
 from bot.errors import Problem
 from bot.model import Feed
 from bot.opml import OpmlDocument, OpmlError, OpmlFeed, parse_opml, plan_import, slugify, url_key, write_opml
 from tests.conftest import REPO
+from tests.support.cli import run_command
 
 NOW = datetime(2026, 10, 2, 9, 0, tzinfo=timezone.utc)
 DATA = Path(__file__).parent / "data" / "opml"
@@ -26,16 +26,7 @@ DATA = Path(__file__).parent / "data" / "opml"
 
 def run(*argv: str, now: datetime = NOW) -> tuple[int, str, str]:
     """The feeds commands through argparse exactly as the lead wires them, independent of bot/cli.py."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config-dir", metavar="DIR", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="pledgewatch", parents=[common])
-    cli_feeds.register(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(list(argv))
-    if not hasattr(args, "config_dir"):
-        args.config_dir = None
-    out, err = io.StringIO(), io.StringIO()
-    code = args.func(Context(args, {}, FakeClock(now), out, err))
-    return code, out.getvalue(), err.getvalue()
+    return run_command(cli_feeds.register, argv, clock=FakeClock(now))
 
 
 def feeds_of(path: Path) -> tuple[Feed, ...]:

@@ -22,18 +22,15 @@ from bot.parser_pool import ParserPool
 from bot.poller import Poller, PollSummary
 from bot.store import Store
 from tests.support.feedserver import FeedServer
+from tests.support.fixtures import LOOPBACK_POLICY, REFUGEES, SHARED_VISION
 from tests.support.rss import Item, rss
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 FRESH = NOW - timedelta(hours=3)
-POLICY = FetchPolicy(allowed_networks=("127.0.0.1",), connect_timeout=1, read_timeout=1, total_timeout=2)
 
-COMMITMENTS = '''
+COMMITMENTS = f'''
 timezone = "Asia/Karachi"
-[[agreement]]
-id = "sv"
-title = "Shared Vision"
-signed = 2020-11-19
+{SHARED_VISION}
 [[commitment]]
 id = "trade"
 agreement = "sv"
@@ -45,12 +42,7 @@ agreement = "sv"
 title = "Joint intelligence work"
 deadline = 2020-12-15
 keywords = ['"joint intelligence"', 'NEAR(intelligence Kabul, 4)']
-[[commitment]]
-id = "refugees"
-agreement = "sv"
-title = "Refugee return"
-keywords = ['مہاجرین OR refugee*']
-'''
+{REFUGEES}'''
 
 
 class CountingParser:
@@ -102,7 +94,7 @@ async def environment(tmp_path: Path, feeds: Mapping[str, str], extra: Mapping[s
     store = Store.open(tmp_path / "state.sqlite3")
     clock = FakeClock(NOW)
     try:
-        async with HttpFetcher(POLICY, clock=clock) as fetcher:
+        async with HttpFetcher(LOOPBACK_POLICY, clock=clock) as fetcher:
             parser = CountingParser()
             poller = Poller(store, fetcher, parser, clock, load_config(tmp_path), random.Random(1))
             yield Env(server, store, clock, parser, poller, tmp_path)

@@ -10,39 +10,12 @@ from pathlib import Path
 
 from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.support.feedserver import FeedServer
+from tests.support.fixtures import RUN_COMMITMENTS, telegram_env, write_config
 from tests.support.process import BotProcess
 from tests.support.rss import Item, rss
 
 CHANNEL = -1001234567890
 ADMIN = 4242
-
-COMMITMENTS = '''
-timezone = "Asia/Karachi"
-digest = "off"
-[[agreement]]
-id = "sv"
-title = "A Shared Vision"
-signed = 2020-11-19
-[[commitment]]
-id = "sv-joint-intel"
-agreement = "sv"
-title = "Re-energise joint intelligence work"
-deadline = 2020-12-15
-quote = "By December 15, 2020, both the countries would be re-energizing joint intelligence services-led work"
-keywords = ['"joint intelligence"']
-[[commitment]]
-id = "sv-trade"
-agreement = "sv"
-title = "Transit trade <steps> & more"
-keywords = ['transit AND trade']
-'''
-
-
-def setup_dir(tmp_path: Path, feeds: str) -> Path:
-    (tmp_path / "commitments.toml").write_text(COMMITMENTS, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
-    return tmp_path
-
 
 def integrity(db: Path) -> str:
     with sqlite3.connect(db) as conn:
@@ -56,7 +29,7 @@ def test_sigterm_during_a_poll_exits_cleanly_with_the_database_intact(tmp_path):
                     interval=0.5)
         feeds = (f'timeout = "60s"\n[[feed]]\nid = "hang"\nurl = "{server.url("/hang.xml")}"\n'
                  f'[[feed]]\nid = "slow"\nurl = "{server.url("/slow.xml")}"\n')
-        setup_dir(tmp_path, feeds)
+        write_config(tmp_path, RUN_COMMITMENTS, feeds)
         bot = BotProcess(["run", "--config-dir", str(tmp_path)], {"PLEDGEWATCH_ALLOW_PRIVATE_HOSTS": "1"}, tmp_path)
         try:
             bot.wait_for("loaded 1 agreements, 2 commitments, 2 feeds")
@@ -77,10 +50,8 @@ def test_run_with_a_token_posts_to_the_channel_and_answers_commands(tmp_path):
         tg.add_chat(CHANNEL, "channel", title="Pledges")
         server.add("/wire.xml", rss([Item("Joint intelligence cell &lt;script&gt;x&lt;/script&gt; &amp; <b>more", "https://w.example/1", "w1",
                                           datetime.now(timezone.utc))]))
-        setup_dir(tmp_path, f'[[feed]]\nid = "wire"\nname = "Wire"\nurl = "{server.url("/wire.xml")}"\n')
-        env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_CHAT_ID": str(CHANNEL), "TELEGRAM_ADMIN_IDS": str(ADMIN),
-               "TELEGRAM_API_BASE_URL": tg.base_url, "PLEDGEWATCH_ALLOW_PRIVATE_HOSTS": "1"}
-        bot = BotProcess(["-v", "run", "--config-dir", str(tmp_path)], env, tmp_path)
+        write_config(tmp_path, RUN_COMMITMENTS, f'[[feed]]\nid = "wire"\nname = "Wire"\nurl = "{server.url("/wire.xml")}"\n')
+        bot = BotProcess(["-v", "run", "--config-dir", str(tmp_path)], telegram_env(tg, CHANNEL, (ADMIN,)), tmp_path)
         try:
             bot.wait_for("mode: telegram chat")
             posted = tg.wait_for_messages(CHANNEL, 2, timeout=30)
@@ -105,8 +76,8 @@ def test_poll_once_exits_zero_with_failing_feeds_and_one_with_a_bad_config(tmp_p
     with FeedServer() as server:
         server.add("/ok.xml", rss([Item("Transit trade corridor", "https://o.example/1", "o1", datetime.now(timezone.utc))]))
         server.error("/down.xml", 503, retry_after=7200)
-        setup_dir(tmp_path, f'[[feed]]\nid = "ok"\nurl = "{server.url("/ok.xml")}"\n'
-                            f'[[feed]]\nid = "down"\nurl = "{server.url("/down.xml")}"\n')
+        write_config(tmp_path, RUN_COMMITMENTS, f'[[feed]]\nid = "ok"\nurl = "{server.url("/ok.xml")}"\n'
+                                                f'[[feed]]\nid = "down"\nurl = "{server.url("/down.xml")}"\n')
         bot = BotProcess(["poll", "--once", "--config-dir", str(tmp_path)], {"PLEDGEWATCH_ALLOW_PRIVATE_HOSTS": "1"}, tmp_path)
         assert bot.proc.wait(timeout=60) == 0
         bot.wait_for("Polled 2 feed(s)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,18 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot.clock import FakeClock
-from bot.config import check_config, load_config
-from bot.fetch import FetchPolicy, HttpFetcher
+from bot.config import load_config
 from bot.model import SearchTemplate
-from bot.parser_pool import ParserPool
-from bot.poller import Poller, due_feeds
+from bot.poller import due_feeds
 from bot.search_feeds import search_feed_id
 from bot.search_syntax import search_url, translate
 from bot.service import describe_change
-from bot.store import Store
 from bot.validate import SLUG
-from tests.conftest import MINIMAL_COMMITMENTS, MINIMAL_FEEDS, REPO
+from tests.conftest import REPO
 from tests.support.feedserver import FeedServer
+from tests.support.fixtures import MINIMAL_COMMITMENTS, MINIMAL_FEEDS, loopback_poller, only, problems_for
 from tests.support.rss import Item, rss
 
 GOOGLE_NEWS = "https://news.google.com/rss/search?q={query}&hl=en-PK&gl=PK&ceid=PK:en"
@@ -59,19 +56,6 @@ def searched(commitments: str = MINIMAL_COMMITMENTS) -> str:
     """The commitments with ``search = true`` on every one."""
     return commitments.replace('title = "Re-energise', 'search = true\ntitle = "Re-energise').replace(
         'title = "Ghani visits', 'search = true\ntitle = "Ghani visits')
-
-
-def problems_for(tmp_path: Path, commitments: str = MINIMAL_COMMITMENTS, feeds: str = MINIMAL_FEEDS) -> list[str]:
-    """Write both files and return what `pledgewatch check` would print."""
-    (tmp_path / "commitments.toml").write_text(commitments, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
-    return [str(p) for p in check_config(tmp_path)[1]]
-
-
-def only(problems: list[str]) -> str:
-    """The one problem there must be."""
-    assert len(problems) == 1, problems
-    return problems[0]
 
 
 # --- translation -------------------------------------------------------------------------------------
@@ -280,14 +264,8 @@ async def test_search_feeds_are_polled_and_matched_by_the_commitments_own_querie
             Item("Pakistan, Afghanistan revive joint intelligence work", "https://n.example/1", "1", now),
             Item("Joint intelligence failures in Europe", "https://n.example/2", "2", now),
             Item("Ghani to visit Islamabad in March", "https://n.example/3", "3", now)]))
-        store = Store.open(tmp_path / "state.sqlite3")
-        policy = FetchPolicy(allowed_networks=("127.0.0.1",), connect_timeout=1, read_timeout=1, total_timeout=2)
-        try:
-            async with HttpFetcher(policy, clock=FakeClock(now)) as fetcher:
-                poller = Poller(store, fetcher, ParserPool(0), FakeClock(now), load_config(tmp_path), random.Random(1))
-                summary = await poller.poll([f for f in poller.config.feeds.feeds if f.enabled])
-        finally:
-            store.close()
+        async with loopback_poller(tmp_path, FakeClock(now)) as poller:
+            summary = await poller.poll([f for f in poller.config.feeds.feeds if f.enabled])
         assert {o.feed_id: o.result for o in summary.outcomes} == {
             "search-engine-joint-intel": "ok", "search-engine-reciprocal-visit": "ok"}
         assert sorted((m.commitment_id, m.title) for m in summary.matches) == [
@@ -305,20 +283,14 @@ async def test_old_results_surfacing_later_in_a_search_feed_are_not_posted(tmp_p
         assert problems_for(tmp_path, searched(), feeds) == []
         server.add("/search", rss([Item("Ghani to visit Islamabad in March", "https://n.example/3", "3", now)]))
         clock = FakeClock(now)
-        store = Store.open(tmp_path / "state.sqlite3")
-        policy = FetchPolicy(allowed_networks=("127.0.0.1",), connect_timeout=1, read_timeout=1, total_timeout=2)
-        try:
-            async with HttpFetcher(policy, clock=clock) as fetcher:
-                poller = Poller(store, fetcher, ParserPool(0), clock, load_config(tmp_path), random.Random(1))
-                feeds_now = [f for f in poller.config.feeds.feeds if f.enabled]
-                assert len((await poller.poll(feeds_now)).matches) == 1
-                # A year-old article the engine only now ranks, and a fresh one: only the fresh one is news.
-                server.update("/search", rss([
-                    Item("Ghani to visit Islamabad, officials said last year", "https://n.example/old", "old",
-                         now - timedelta(days=365)),
-                    Item("Ghani arrives in Islamabad", "https://n.example/new", "new", now + timedelta(hours=1))]))
-                clock.advance(timedelta(hours=2))
-                summary = await poller.poll(feeds_now, force=True)
-        finally:
-            store.close()
+        async with loopback_poller(tmp_path, clock) as poller:
+            feeds_now = [f for f in poller.config.feeds.feeds if f.enabled]
+            assert len((await poller.poll(feeds_now)).matches) == 1
+            # A year-old article the engine only now ranks, and a fresh one: only the fresh one is news.
+            server.update("/search", rss([
+                Item("Ghani to visit Islamabad, officials said last year", "https://n.example/old", "old",
+                     now - timedelta(days=365)),
+                Item("Ghani arrives in Islamabad", "https://n.example/new", "new", now + timedelta(hours=1))]))
+            clock.advance(timedelta(hours=2))
+            summary = await poller.poll(feeds_now, force=True)
         assert [m.title for m in summary.matches] == ["Ghani arrives in Islamabad"]

@@ -15,6 +15,7 @@ from bot.config import load_config
 from bot.service import Service
 from bot.telegram_transport import ConsoleTransport
 from tests.support.feedserver import FeedServer
+from tests.support.fixtures import SHARED_VISION, write_config
 from tests.support.rss import Item, rss
 
 
@@ -28,10 +29,7 @@ overdue_every = "7d"
 digest = "off"
 group_after = 3
 {extra}
-[[agreement]]
-id = "sv"
-title = "Shared Vision"
-signed = 2020-11-19
+{SHARED_VISION}
 [[commitment]]
 id = "intel"
 agreement = "sv"
@@ -56,8 +54,7 @@ def feeds_toml(server: FeedServer | None = None) -> str:
 async def service_at(tmp_path: Path, clock: FakeClock, commitments_text: str, feeds_text: str = feeds_toml(),
                      out: io.StringIO | None = None) -> AsyncIterator[Service]:
     if not (tmp_path / "commitments.toml").exists():
-        (tmp_path / "commitments.toml").write_text(commitments_text, encoding="utf-8")
-        (tmp_path / "feeds.toml").write_text(feeds_text, encoding="utf-8")
+        write_config(tmp_path, commitments_text, feeds_text)
     runtime = Runtime(config_dir=tmp_path, db_path=tmp_path / "state.sqlite3", allow_private_hosts=True)
     async with open_service(load_config(tmp_path), runtime, clock, ConsoleTransport(out or io.StringIO()),
                             parser_workers=0) as service:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from bot.agenda import Standing, score, standings
-from bot.cli_context import Context
 from bot.cli_site import register
 from bot.clock import FakeClock
 from bot.config import load_config
@@ -28,6 +26,7 @@ from bot.site_data import SiteFacts, gather
 from bot.statuses import mark, sync_toml_statuses
 from bot.store import Store
 from bot.views import days_text, deadline_text
+from tests.support.cli import run_command
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
@@ -348,15 +347,8 @@ def test_colours_meet_wcag_contrast() -> None:
 
 
 def run_site(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config-dir", metavar="DIR", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="pledgewatch", parents=[common])
-    register(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(["site", *argv])
-    args.config_dir = getattr(args, "config_dir", None)  # as bot.cli.main does
-    out, err = io.StringIO(), io.StringIO()
-    code = args.func(Context(args, env or {}, FakeClock(NOW), out, err))
-    return code, out.getvalue(), err.getvalue()
+    """`pledgewatch site ARGV` through argparse as bot.cli.main runs it, independent of bot/cli.py."""
+    return run_command(register, ["site", *argv], clock=FakeClock(NOW), env=env)
 
 
 def test_cli_writes_the_page_and_never_creates_a_database(config_dir: Path, tmp_path: Path) -> None:

@@ -36,8 +36,9 @@ from bot.telegram_app import BotServices, build_application, polling
 from bot.timeline import (Window, agreement_hint, build_timeline, find_agreement, paginate,
                           unknown_agreement)
 from bot.timeline_chart import WIDTH, ChartUnavailable, render_page
-from tests.conftest import MINIMAL_COMMITMENTS, REPO
+from tests.conftest import REPO
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.fixtures import MINIMAL_COMMITMENTS
 
 NOW = datetime(2026, 1, 20, 9, 0, tzinfo=timezone.utc)  # 14:00 in Asia/Karachi
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

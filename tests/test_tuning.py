@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import io
-import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,35 +13,25 @@ from bot.cli_context import Context
 from bot.cli_tuning import register
 from bot.clock import FakeClock
 from bot.config import load_config
-from bot.errors import PledgewatchError
-from bot.fetch import FetchPolicy, HttpFetcher
-from bot.parser_pool import ParserPool
-from bot.poller import Poller
 from bot.query import check_query, parse_query
 from bot.store import Store
 from bot.tuning import evaluate, highlight, parse_labels
-from tests.conftest import MINIMAL_COMMITMENTS, REPO
+from tests.conftest import REPO
+from tests.support.cli import run_command
 from tests.support.feedserver import FeedServer
+from tests.support.fixtures import REFUGEES, SHARED_VISION, loopback_poller
 from tests.support.rss import Item, rss
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 TRADE = '(trade OR transit OR "customs post*") NOT (cricket OR T20)'
 COMMITMENTS = f'''timezone = "Asia/Karachi"
-[[agreement]]
-id = "sv"
-title = "Shared Vision"
-signed = 2020-11-19
+{SHARED_VISION}
 [[commitment]]
 id = "trade"
 agreement = "sv"
 title = "Expand transit trade"
 keywords = ['{TRADE}']
-[[commitment]]
-id = "refugees"
-agreement = "sv"
-title = "Refugee return"
-keywords = ['مہاجرین OR refugee*']
-'''
+{REFUGEES}'''
 ITEMS = [
     Item("Pakistan, Afghanistan agree on transit trade", "https://a.example/1", "a1", NOW - timedelta(hours=2)),
     Item("Pakistan beat Afghanistan in T20 cricket, fans trade barbs", "https://a.example/2", "a2",
@@ -71,16 +59,10 @@ async def poll_into(tmp_path: Path, feeds: dict[str, Sequence[Item]], extra: str
             lines += ["[[feed]]", f'id = "{feed_id}"', f'url = "{server.url(f"/{feed_id}.xml")}"',
                       f'name = "{feed_id.title()} News"']
         (tmp_path / "feeds.toml").write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
-        store = Store.open(tmp_path / "state.sqlite3")
-        policy = FetchPolicy(allowed_networks=("127.0.0.1",), connect_timeout=1, read_timeout=1, total_timeout=2)
-        try:
-            async with HttpFetcher(policy, clock=FakeClock(NOW)) as fetcher:
-                poller = Poller(store, fetcher, ParserPool(0), FakeClock(NOW), load_config(tmp_path), random.Random(1))
-                for feed in poller.config.feeds.feeds:  # one at a time, so entry ids follow the feed order
-                    summary = await poller.poll([feed])
-                    assert summary.outcomes[0].result == "ok", summary
-        finally:
-            store.close()
+        async with loopback_poller(tmp_path, FakeClock(NOW)) as poller:
+            for feed in poller.config.feeds.feeds:  # one at a time, so entry ids follow the feed order
+                summary = await poller.poll([feed])
+                assert summary.outcomes[0].result == "ok", summary
     return tmp_path / "state.sqlite3"
 
 
@@ -94,19 +76,7 @@ class Terminal(io.StringIO):
 
 def run(*argv: str, env: dict[str, str] | None = None, out: io.StringIO | None = None) -> tuple[int, str, str]:
     """Run a tuning command the way bot.cli.main does (same Context, same error handling)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config-dir", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="pledgewatch", parents=[common])
-    register(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(argv)
-    out, err = out or io.StringIO(), io.StringIO()
-    ctx = Context(args, env or {}, FakeClock(NOW), out, err)
-    try:
-        code = args.func(ctx)
-    except PledgewatchError as exc:
-        print(f"pledgewatch: {exc}", file=err)
-        code = 1
-    return code, out.getvalue(), err.getvalue()
+    return run_command(register, argv, clock=FakeClock(NOW), env=env, out=out)
 
 
 # --- try --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.feedserver import FeedServer, _Route
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,15 +137,6 @@ def feed_server() -> Iterator[FlakyFeedServer]:
 
 
 # the bot as a process -----------------------------------------------------------------------------
-
-
-def telegram_env(tg: FakeTelegram, chat_id: int, admins: tuple[int, ...] = ()) -> dict[str, str]:
-    """The environment that points ``pledgewatch run`` at the fake Bot API and allows loopback feeds."""
-    env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_CHAT_ID": str(chat_id),
-           "TELEGRAM_API_BASE_URL": tg.base_url, "PLEDGEWATCH_ALLOW_PRIVATE_HOSTS": "1"}
-    if admins:
-        env["TELEGRAM_ADMIN_IDS"] = ",".join(str(a) for a in admins)
-    return env
 
 
 def _session_members(sid: int) -> list[int]:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.feedserver import MIB, FeedServer
+from tests.support.fixtures import CORRIDOR, SHARED_VISION, telegram_env, write_config
 from tests.support.rss import Item, rss
 
 if TYPE_CHECKING:
     from tests.reliability.conftest import Bot, FlakyFeedServer
 
-from tests.reliability.conftest import db_rows, telegram_env, wait_until  # noqa: E402
+from tests.reliability.conftest import db_rows, wait_until  # noqa: E402
 
 CHANNEL = -1001234567890
 INTERVAL = 2.0  # every feed's interval; the poll tick is then 1 s
@@ -35,19 +36,10 @@ ON_TIME = INTERVAL * 1.1 + 1.0 + DELIVER_TICK + 1.0 + 2.0
 BAD = ("hang", "trickle", "bomb", "flaky")
 RSS_LIMIT_KB = 250 * 1024  # the bomb inflates to 1 GiB; the cap is 10 MB; the interpreter itself ~100 MB
 
-COMMITMENTS = '''
+COMMITMENTS = f'''
 timezone = "UTC"
 digest = "off"
-[[agreement]]
-id = "sv"
-title = "A Shared Vision"
-signed = 2020-11-19
-[[commitment]]
-id = "corridor"
-agreement = "sv"
-title = "Reopen the transit trade corridor"
-keywords = ['transit AND trade']
-'''
+{SHARED_VISION}{CORRIDOR}'''
 
 
 def item(n: int, source: str) -> Item:
@@ -73,9 +65,7 @@ def test_bad_feeds_back_off_while_healthy_feeds_arrive_on_time_in_bounded_memory
             good.add(f"/{name}.xml", rss([]))
         urls = {**{n: bad.url(f"/{n}.xml") for n in BAD}, **{n: good.url(f"/{n}.xml") for n in items}}
         feeds = "".join(f'[[feed]]\nid = "{n}"\nurl = "{u}"\n' for n, u in urls.items())
-        (tmp_path / "commitments.toml").write_text(COMMITMENTS, encoding="utf-8")
-        (tmp_path / "feeds.toml").write_text(f'interval = "{INTERVAL:.0f}s"\ntimeout = "{TIMEOUT:.0f}s"\n{feeds}',
-                                             encoding="utf-8")
+        write_config(tmp_path, COMMITMENTS, f'interval = "{INTERVAL:.0f}s"\ntimeout = "{TIMEOUT:.0f}s"\n{feeds}')
         db = tmp_path / "pledgewatch.sqlite3"
         bot = spawn(telegram_env(tg, CHANNEL))
         bot.wait_for("loaded ")

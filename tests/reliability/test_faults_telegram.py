@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING
 from bot.store import Store
 from bot.subscriptions import subscribe
 from tests.support.fake_telegram import FakeTelegram
+from tests.support.fixtures import CORRIDOR, INTEL_AND_VISIT, SHARED_VISION, telegram_env, write_config
 from tests.support.rss import Item, rss
 
 if TYPE_CHECKING:
     from tests.reliability.conftest import Bot, FlakyFeedServer
 
-from tests.reliability.conftest import db_rows, telegram_env, wait_until  # noqa: E402
+from tests.reliability.conftest import db_rows, wait_until  # noqa: E402
 
 GROUP, ADMIN, ASKER, BLOCKED = -4001, 777, 6001, 5005
 STIMEOUT, S504 = 5001, 5002  # subscribers, each meeting one transient fault
@@ -51,28 +52,7 @@ def commitments_toml(remind_at: str) -> str:
 timezone = "UTC"
 remind_at = "{remind_at}"
 digest = "off"
-[[agreement]]
-id = "sv"
-title = "A Shared Vision"
-signed = 2020-11-19
-[[commitment]]
-id = "intel"
-agreement = "sv"
-title = "Re-energise joint intelligence work"
-deadline = 2020-12-15
-keywords = ['"joint intelligence"']
-[[commitment]]
-id = "visit"
-agreement = "sv"
-title = "President Ghani visits Islamabad"
-deadline = "2021-Q1"
-keywords = ['Ghani AND Islamabad']
-[[commitment]]
-id = "corridor"
-agreement = "sv"
-title = "Reopen the transit trade corridor"
-keywords = ['transit AND trade']
-'''
+{SHARED_VISION}{INTEL_AND_VISIT}{CORRIDOR}'''
 
 
 def test_a_storm_of_telegram_faults_loses_nothing_doubles_nothing_and_commands_still_answer(
@@ -92,9 +72,8 @@ def test_a_storm_of_telegram_faults_loses_nothing_doubles_nothing_and_commands_s
 
     items = [Item("Transit trade corridor reopens at Torkham", "https://wire.example/1", "w1", now)]
     feed_server.add("/wire.xml", rss(items))
-    (tmp_path / "commitments.toml").write_text(commitments_toml(f"{now + timedelta(hours=12):%H:%M}"), encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(f'interval = "2s"\n[[feed]]\nid = "wire"\nname = "Wire"\n'
-                                         f'url = "{feed_server.url("/wire.xml")}"\n', encoding="utf-8")
+    write_config(tmp_path, commitments_toml(f"{now + timedelta(hours=12):%H:%M}"),
+                 f'interval = "2s"\n[[feed]]\nid = "wire"\nname = "Wire"\nurl = "{feed_server.url("/wire.xml")}"\n')
 
     # the storm, armed before the start so the first sends meet it
     # Each delivery round (every 3 s) meets the group's next fault (a 429 costs no time) and, until they are

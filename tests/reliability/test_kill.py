@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING
 
 from tests.support.fake_telegram import Call, FakeTelegram
 from tests.support.fake_telegram import Message as TgMessage
+from tests.support.fixtures import INTEL_AND_VISIT, SHARED_VISION, telegram_env, write_config
 from tests.support.rss import Item, rss
 
 if TYPE_CHECKING:
     from tests.reliability.conftest import Bot, FlakyFeedServer
 
-from tests.reliability.conftest import db_rows, telegram_env, wait_until  # noqa: E402
+from tests.reliability.conftest import db_rows, wait_until  # noqa: E402
 
 CHANNEL = -1001234567890
 FEEDS = ("wire", "dawn", "tolo")
@@ -67,26 +68,7 @@ remind_at = "{remind_at}"
 overdue_every = "7d"
 digest = "off"
 group_after = 2
-
-[[agreement]]
-id = "sv"
-title = "A Shared Vision"
-signed = 2020-11-19
-
-[[commitment]]
-id = "intel"
-agreement = "sv"
-title = "Re-energise joint intelligence work"
-deadline = 2020-12-15
-keywords = ['"joint intelligence"']
-
-[[commitment]]
-id = "visit"
-agreement = "sv"
-title = "President Ghani visits Islamabad"
-deadline = "2021-Q1"
-keywords = ['Ghani AND Islamabad']
-
+{SHARED_VISION}{INTEL_AND_VISIT}
 [[commitment]]
 id = "corridor"
 agreement = "sv"
@@ -197,9 +179,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_only_inside_a_send(
     tg.add_chat(CHANNEL, "channel", title="Pledges")
     now = datetime.now(timezone.utc)
     room = Newsroom(feed_server, rng)
-    (tmp_path / "commitments.toml").write_text(commitments_toml(now.date(), f"{now + timedelta(hours=12):%H:%M}"),
-                                               encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text(feeds_toml(room.serve()), encoding="utf-8")
+    write_config(tmp_path, commitments_toml(now.date(), f"{now + timedelta(hours=12):%H:%M}"),
+                 feeds_toml(room.serve()))
     db, env = tmp_path / "pledgewatch.sqlite3", telegram_env(tg, CHANNEL)
     began = time.monotonic()
     lives: list[Life] = []
@@ -289,9 +270,7 @@ def test_a_kill_inside_a_send_is_the_one_window_for_a_duplicate_and_a_clean_stop
     tg = fake_telegram
     tg.add_chat(CHANNEL, "channel", title="Pledges")
     now = datetime.now(timezone.utc)
-    (tmp_path / "commitments.toml").write_text(commitments_toml(now.date(), f"{now + timedelta(hours=12):%H:%M}"),
-                                               encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")  # reminders only
+    write_config(tmp_path, commitments_toml(now.date(), f"{now + timedelta(hours=12):%H:%M}"))  # reminders only
     db, env = tmp_path / "pledgewatch.sqlite3", telegram_env(tg, CHANNEL)
 
     def next_send(after: int) -> Call:

@@ -34,18 +34,14 @@ from bot.parser_pool import ParserPool
 from bot.poller import FeedOutcome, Poller
 from bot.store import Store
 from bot.subscriptions import subscribe
+from tests.support import fixtures
 from tests.support.feedserver import FeedServer
 from tests.support.process import BotProcess
 from tests.support.rss import Item, rss
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[2]
-COMMITMENTS = '''\
-[[agreement]]
-id = "sv"
-title = "Shared Vision"
-signed = 2020-11-19
-
+COMMITMENTS = f'''{fixtures.SHARED_VISION}
 [[commitment]]
 id = "intel"
 agreement = "sv"
@@ -77,9 +73,8 @@ def server() -> Iterator[FeedServer]:
 
 def write_config(directory: Path, feeds: dict[str, str]) -> None:
     """commitments.toml and a feeds.toml with one [[feed]] per (id, url)."""
-    (directory / "commitments.toml").write_text(COMMITMENTS, encoding="utf-8")
     tables = "".join(f'\n[[feed]]\nid = "{ident}"\nurl = "{url}"\n' for ident, url in feeds.items())
-    (directory / "feeds.toml").write_text('allow_private_hosts = false\nbackfill = "30d"\n' + tables, encoding="utf-8")
+    fixtures.write_config(directory, COMMITMENTS, 'allow_private_hosts = false\nbackfill = "30d"\n' + tables)
 
 
 @asynccontextmanager

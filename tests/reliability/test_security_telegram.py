@@ -28,6 +28,7 @@ from bot.telegram_app import BotServices, build_application, polling
 from bot.telegram_transport import to_markup
 from tests.reliability.test_command_args import ADMIN, GROUP, NOW, USER, World, headline, make_world
 from tests.support.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.support.fixtures import RUN_COMMITMENTS, telegram_env, write_config
 from tests.support.process import BotProcess
 
 SECRET = DEFAULT_TOKEN.split(":", 1)[1]
@@ -134,31 +135,10 @@ async def test_an_admin_press_is_recorded(admins: Admins) -> None:
 
 # ------------------------------------------------------------------------------------- the token in logs
 
-COMMITMENTS = '''
-timezone = "Asia/Karachi"
-digest = "off"
-[[agreement]]
-id = "sv"
-title = "A Shared Vision"
-signed = 2020-11-19
-[[commitment]]
-id = "sv-joint-intel"
-agreement = "sv"
-title = "Re-energise joint intelligence work"
-deadline = 2020-12-15
-keywords = ['"joint intelligence"']
-'''
-
 
 def config_dir(tmp_path: Path) -> Path:
-    (tmp_path / "commitments.toml").write_text(COMMITMENTS, encoding="utf-8")
-    (tmp_path / "feeds.toml").write_text("", encoding="utf-8")
-    return tmp_path
-
-
-def telegram_env(tg: FakeTelegram, token: str = DEFAULT_TOKEN) -> dict[str, str]:
-    return {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_CHAT_ID": str(CHANNEL), "TELEGRAM_ADMIN_IDS": str(ADMIN),
-            "TELEGRAM_API_BASE_URL": tg.base_url}
+    """One overdue pledge (one reminder to deliver), one undated, and no feeds: these tests need Telegram only."""
+    return write_config(tmp_path, RUN_COMMITMENTS)
 
 
 def leaks(output: str, token: str = DEFAULT_TOKEN) -> list[str]:
@@ -178,7 +158,8 @@ def test_pledgewatch_run_logs_no_token_through_telegram_errors(tmp_path: Path) -
         tg.fail_next("getChat", status=400, description="Bad Request: chat not found")
         tg.fail_next("sendMessage", status=429, retry_after=30, chat_id=CHANNEL)
         tg.fail_next("getUpdates", reset=True)
-        bot = BotProcess(["-v", "run", "--config-dir", str(config_dir(tmp_path))], telegram_env(tg), tmp_path)
+        env = telegram_env(tg, CHANNEL, (ADMIN,))
+        bot = BotProcess(["-v", "run", "--config-dir", str(config_dir(tmp_path))], env, tmp_path)
         try:
             bot.wait_for("mode: telegram chat")
             tg.fail_next("sendMessage", status=400, description="Bad Request: message is too long", chat_id=ADMIN)
@@ -204,7 +185,8 @@ def test_pledgewatch_run_once_logs_no_token_at_debug(tmp_path: Path) -> None:
     TokenFilter, and ExtBot's constructor logs "Set Bot API URL: .../bot<TOKEN>" at DEBUG."""
     with FakeTelegram() as tg:
         tg.add_chat(CHANNEL, "channel", title="Pledges")
-        bot = BotProcess(["-v", "run", "--once", "--config-dir", str(config_dir(tmp_path))], telegram_env(tg), tmp_path)
+        env = telegram_env(tg, CHANNEL, (ADMIN,))
+        bot = BotProcess(["-v", "run", "--once", "--config-dir", str(config_dir(tmp_path))], env, tmp_path)
         try:
             assert bot.proc.wait(timeout=60) == 0
             bot.wait_for("Delivered: 1 message(s)")
@@ -221,7 +203,8 @@ def test_a_rejected_token_is_reported_without_the_token_or_a_traceback(tmp_path:
     revoked = "7000000001:" + "R" * 35  # well-formed, but not the token the server knows
     with FakeTelegram() as tg:
         args = ["run", "--once"] if once else ["run"]
-        bot = BotProcess([*args, "--config-dir", str(config_dir(tmp_path))], telegram_env(tg, revoked), tmp_path)
+        env = telegram_env(tg, CHANNEL, (ADMIN,), token=revoked)
+        bot = BotProcess([*args, "--config-dir", str(config_dir(tmp_path))], env, tmp_path)
         try:
             assert bot.proc.wait(timeout=60) == 1
         finally:
