@@ -14,7 +14,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot import __version__, cli_export, cli_feeds
 from bot.agenda import overdue, standing, standings, upcoming
 from bot.clock import Clock, SystemClock
-from bot.cli_context import ENV_CONFIG_DIR, Context
+from bot.cli_context import ENV_CONFIG_DIR, STATE_DB_HELP, Context
 from bot.cli_poll import cmd_poll
 from bot.cli_run import cmd_run
 from bot.cli_site import register as register_site
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", required=True, help="poll once and exit (required)")
     p.add_argument("--force", action="store_true",
                    help="also poll feeds that asked us to wait (Retry-After) or are backing off after failures")
-    p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
+    p.add_argument("--db", metavar="FILE", help=STATE_DB_HELP)
     p.set_defaults(func=cmd_poll)
     p = sub.add_parser("run", parents=[common], help="run the bot (or --once: all due work, then exit)",
                        description="Run the bot: feed polling, reminders, the digest, delivery and live reload on "
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "set (console output otherwise). Stops cleanly on SIGINT/SIGTERM.")
     p.add_argument("--once", action="store_true", help="do all work that is due now, then exit (for cron)")
     p.add_argument("--force", action="store_true", help="with --once: poll feeds that are backing off too")
-    p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
+    p.add_argument("--db", metavar="FILE", help=STATE_DB_HELP)
     p.set_defaults(func=cmd_run)
     register_timeline(sub, common)
     register_site(sub, common)

@@ -17,6 +17,8 @@ from bot.statuses import effective_statuses
 from bot.store import Store
 
 ENV_CONFIG_DIR = "PLEDGEWATCH_CONFIG_DIR"
+STATE_DB_HELP = "state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)"
+"""The --db help of every command that reads or writes the state database."""
 
 
 class Context:

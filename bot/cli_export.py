@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.cli_context import Context
+from bot.cli_context import STATE_DB_HELP, Context
 from bot.config import COMMITMENTS_FILE
 from bot.curation import curated_evidence
 from bot.errors import Problem
@@ -148,5 +148,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                                    "without changing it; works without one, from the TOML alone.")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="ics, json or csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
-    p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
+    p.add_argument("--db", metavar="FILE", help=STATE_DB_HELP)
     p.set_defaults(func=cmd_export)

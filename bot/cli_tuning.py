@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.cli_context import Context
+from bot.cli_context import STATE_DB_HELP, Context
 from bot.config import check_config
 from bot.errors import QueryError
 from bot.match import CATEGORY_SEPARATOR
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                                    "live matcher, and show the matches newest first with the hit words highlighted.")
     p.add_argument("query", help='a keyword query, e.g. \'"transit trade" NOT cricket\'')
     p.add_argument("--days", type=_positive, default=30, metavar="N", help="search the last N days (default 30)")
-    p.add_argument("--db", metavar="FILE", help="state database (default: $PLEDGEWATCH_DB or DIR/pledgewatch.sqlite3)")
+    p.add_argument("--db", metavar="FILE", help=STATE_DB_HELP)
     p.set_defaults(func=cmd_try)
     p = sub.add_parser("eval", parents=[common], help="score the keywords on labelled headlines",
                        description="Match labelled headlines (a TSV with the columns title, commitments and optionally "
